@@ -35,13 +35,21 @@ export interface StoreView {
   requestOfMessage(messageId: string): RecordRef | undefined;
   notesOf(ref: RecordRef): readonly Note[];
   inbound(key: string): InboundEntry | undefined;
-  /** Open requests for an event-matching key, oldest first. */
-  requestsByEventKey(key: string): readonly Request[];
+  /** Requests with the same account, source, requested_for, service_instance and ci, oldest first. */
+  requestsByEvent(event: EventFields): readonly Request[];
+  /** Requests with the same account, source, requested_for and subject, oldest first. */
+  requestsBySubject(event: EventFields): readonly Request[];
   /** Automatic replies already sent to this address on this UTC day (YYYY-MM-DD). */
   autoRepliesTo(address: string, day: string): number;
   nextRecordId(): number;
   nextNoteId(): number;
   nextPersonId(): number;
+}
+
+/** The fields event matching compares. */
+export interface EventFields {
+  account: string; source: string | null; requested_for: number;
+  service_instance: number | null; ci: number | null; subject: string;
 }
 
 /** Settings from the configuration that steer decisions. */
@@ -50,12 +58,14 @@ export interface Policy {
   /** Lower-case address → inbound address it stands for. */
   aliases: Record<string, string>;
   trustedAuthservIds: string[];
-  /** Envelope recipients (--recipient / local(8) environment), lower-case. */
-  recipients: string[];
+  /** The envelope recipient (--recipient / local(8) environment), lower-case; null: from the headers. */
+  envelopeRecipient: string | null;
   /** Send an acknowledgement notification for each new request. */
   acknowledgements: boolean;
   maxAutoRepliesPerDay: number;
   maxAttachments: number;
+  /** Folder of attachment files, relative to the store's folder (`<store>.files`). */
+  filesDir: string;
 }
 
 /** The injected clock: the instant a message is processed at, in ms. */
@@ -66,7 +76,7 @@ export interface TraceEntry { rule: string; result: TraceResult; detail: string 
 
 export type Outcome = 'request_created' | 'note_added' | 'unchanged' | 'rejected' | 'duplicate' | 'failed';
 
-export interface Rejection { reason: string; template: 'email_rejected'; to: string }
+export interface Rejection { reason: string; template: 'email_rejected'; to: string | null }
 
 /** An automatic message the store writes to the outbox (an Email Rejected reply or an acknowledgement). */
 export interface OutgoingMail {
@@ -94,6 +104,8 @@ export interface Decision {
   rejection: Rejection | null;
   outgoing: OutgoingMail[];
   notifications: Notification[];
+  /** Attachment and inline image bytes to store, by sha256. */
+  files: { sha256: string; content: Buffer }[];
   /** The ledger entry; absent for a duplicate. */
   inbound?: InboundEntry;
   warnings: string[];

@@ -19,6 +19,8 @@ export interface AttachmentPart {
   contentType: string;
   size: number;
   content: Buffer;
+  /** Hex SHA-256 of the content. */
+  sha256: string;
   contentId: string | null;
   /** An image shown in the body (referenced by cid: from the HTML, or disposition inline). */
   inline: boolean;
@@ -63,6 +65,7 @@ export interface InboundEmail {
     x4meFrom: string | null;
     x4meAuth: string | null;
     contentType: string | null;
+    returnPath: string | null;
   };
   size: number;
 }

@@ -97,6 +97,9 @@ export interface InboundEntry {
   outcome: string; rule: string; record: RecordRef | null;
 }
 
+/** An automatic reply m4me queued (Email Rejected, acknowledgement): counted for loop protection. */
+export interface AutoReply { message_id: string; to: string; kind: string; sent_at: string; in_reply_to: string | null }
+
 export interface StoreData {
   accounts: Account[];
   people: Person[];
@@ -117,13 +120,14 @@ export interface StoreData {
   notes: Note[];
   notifications: Notification[];
   inbound: InboundEntry[];
+  auto_replies: AutoReply[];
   [extra: string]: unknown;
 }
 
 export const ARRAY_COLLECTIONS = [
   'accounts', 'people', 'teams', 'organizations', 'service_instances', 'configuration_items',
   'first_line_support_agreements', 'workflow_templates', 'request_templates', 'requests', 'problems',
-  'releases', 'workflows', 'workflow_tasks', 'projects', 'project_tasks', 'notes', 'notifications', 'inbound',
+  'releases', 'workflows', 'workflow_tasks', 'projects', 'project_tasks', 'notes', 'notifications', 'inbound', 'auto_replies',
 ] as const;
 
 export function emptyStore(): StoreData {

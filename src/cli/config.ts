@@ -1,0 +1,99 @@
+import { dirname, resolve } from 'node:path';
+
+/** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
+export interface Config {
+  store: string;
+  mailDomains: string[];
+  aliases: Record<string, string>;
+  trustedAuthservIds: string[];
+  outbox: string;
+  quarantine: string;
+  sendmail: string;
+  lockTimeoutMs: number;
+  maxMessageBytes: number;
+  acknowledgements: boolean;
+  maxAutoRepliesPerDay: number;
+  maxAttachments: number;
+  /** Where the configuration came from, or null for built-in defaults. */
+  file: string | null;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], readonly file: string | null) {
+    super(`${file ?? 'configuration'}: ${problems.join('; ')}`);
+  }
+}
+
+const KEYS: Record<string, string> = {
+  store: 'string', mailDomain: 'string or list of strings', aliases: 'object', trustedAuthservIds: 'list of strings',
+  outbox: 'string', quarantine: 'string', sendmail: 'string', lockTimeoutMs: 'non-negative integer',
+  maxMessageBytes: 'positive integer', acknowledgements: 'boolean', maxAutoRepliesPerDay: 'non-negative integer',
+  maxAttachments: 'non-negative integer',
+};
+
+const isStringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** Every problem of a raw configuration object, each with its key and what was expected. */
+export function configProblems(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ['the configuration is not an object of keys'];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const want = KEYS[key];
+    if (!want) { problems.push(`${key}: unknown key (known: ${Object.keys(KEYS).join(', ')})`); continue; }
+    const ok =
+      want === 'string' ? typeof value === 'string' && value !== ''
+      : want === 'boolean' ? typeof value === 'boolean'
+      : want === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value)
+        && Object.values(value).every((v) => typeof v === 'string')
+      : want === 'list of strings' ? isStringList(value)
+      : want === 'string or list of strings' ? (typeof value === 'string' && value !== '') || (isStringList(value) && (value as string[]).length > 0)
+      : want === 'positive integer' ? Number.isInteger(value) && (value as number) > 0
+      : Number.isInteger(value) && (value as number) >= 0;
+    if (!ok) problems.push(`${key}: expected a ${want}${want === 'object' ? ' of address → address strings' : ''}, got ${JSON.stringify(value)}`);
+  }
+  return problems;
+}
+
+export interface LoadOptions { configFile?: string; store?: string; cwd?: string }
+
+/** Finds and validates the configuration (cosmiconfig, module name `m4me`). */
+export async function loadConfig(opts: LoadOptions): Promise<Config> {
+  const { cosmiconfig } = await import('cosmiconfig');
+  const explorer = cosmiconfig('m4me', { searchStrategy: 'project' });
+  let result: { config: unknown; filepath: string } | null;
+  try {
+    result = opts.configFile
+      ? await explorer.load(resolve(opts.cwd ?? process.cwd(), opts.configFile))
+      : await explorer.search(opts.cwd ?? process.cwd());
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : (e.message ?? String(err)).split('\n')[0]!;
+    throw new ConfigError([`cannot read configuration: ${why}`], opts.configFile ?? null);
+  }
+  const raw = (result?.config ?? {}) as Record<string, unknown>;
+  const file = result?.filepath ?? null;
+  const problems = configProblems(raw);
+  if (problems.length) throw new ConfigError(problems, file);
+  const base = file ? dirname(file) : opts.cwd ?? process.cwd();
+  const path = (p: string) => resolve(base, p);
+  const store = opts.store ? resolve(opts.cwd ?? process.cwd(), opts.store) : path((raw.store as string) ?? './m4me-store.json');
+  const domains = raw.mailDomain === undefined ? ['mail.4me.com'] : ([] as string[]).concat(raw.mailDomain as string | string[]);
+  const aliases: Record<string, string> = {};
+  for (const [from, to] of Object.entries((raw.aliases as Record<string, string>) ?? {})) aliases[from.trim().toLowerCase()] = to.trim().toLowerCase();
+  return {
+    store,
+    mailDomains: domains.map((d) => d.trim().toLowerCase()),
+    aliases,
+    trustedAuthservIds: ((raw.trustedAuthservIds as string[]) ?? []).map((s) => s.toLowerCase()),
+    // With --store, the outbox and quarantine follow the store unless configured.
+    outbox: raw.outbox ? path(raw.outbox as string) : `${store}.outbox`,
+    quarantine: raw.quarantine ? path(raw.quarantine as string) : `${store}.quarantine`,
+    sendmail: (raw.sendmail as string) ?? '/usr/sbin/sendmail -t -i',
+    lockTimeoutMs: (raw.lockTimeoutMs as number) ?? 30000,
+    maxMessageBytes: (raw.maxMessageBytes as number) ?? 52428800,
+    acknowledgements: (raw.acknowledgements as boolean) ?? true,
+    maxAutoRepliesPerDay: (raw.maxAutoRepliesPerDay as number) ?? 20,
+    maxAttachments: (raw.maxAttachments as number) ?? 20,
+    file,
+  };
+}

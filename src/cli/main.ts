@@ -1,0 +1,80 @@
+import { Command, CommanderError, Option } from 'commander';
+import { TempFailure } from '../store/errors.js';
+import { EX, UsageError } from './exit.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function program(): Command {
+  const p = new Command('m4me')
+    .description('Inbound Mail API processor: mail becomes requests and notes in a JSON store')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showSuggestionAfterError(true);
+
+  p.command('process')
+    .description('run messages through the engine')
+    .argument('[input...]', '.eml files, mbox files, directories (*.eml, Maildir), or - for stdin')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--recipient <addr>', 'envelope recipient, repeatable (Postfix ${recipient})', collect, [])
+    .option('--sender <addr>', 'envelope sender (Postfix ${sender})')
+    .option('--dry-run', 'decide everything, change nothing', false)
+    .option('--explain', 'print every rule evaluated, in order, with why', false)
+    .option('--json', 'one JSON object per message (JSON Lines) on stdout', false)
+    .option('--now <iso8601>', 'the clock used for every time rule')
+    .addOption(new Option('--clock <source>', 'message: use each message\'s Date: header as the clock').choices(['message', 'system']))
+    .option('--quiet', 'no spinner, no summary', false)
+    .addHelpText('after', `
+Examples:
+  m4me process --store m4me-store.json message.eml
+  m4me process --json --recipient example@mail.4me.com < message.eml     (as Postfix pipe(8) runs it)
+  m4me process --dry-run --explain --now 2026-03-02T09:00:00+00:00 alert.eml
+  m4me process --clock message --quiet archive.mbox                    (replay an archive)`)
+    .action(async (inputs: string[], opts) => {
+      const { runProcess } = await import('./process.js');
+      process.exitCode = await runProcess(inputs, opts);
+    });
+
+  p.command('init')
+    .description('create a store (with --demo: a demo account showing every feature)')
+    .option('--demo', 'fill the store with the demo data', false)
+    .option('--store <file>', 'where to create the store')
+    .option('--config <file>', 'configuration file')
+    .option('--force', 'replace an existing store', false)
+    .option('--quiet', 'print nothing', false)
+    .addHelpText('after', `
+Examples:
+  m4me init --store /var/lib/m4me/store.json
+  m4me init --demo --store demo/m4me-store.json`)
+    .action(async (opts) => {
+      const { runInit } = await import('./init.js');
+      process.exitCode = await runInit(opts);
+    });
+  return p;
+}
+
+/** One line on stderr, an RFC 3463 status first, and the sysexits code: never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : EX.USAGE; // help and version exit 0; the message is already printed
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`m4me: 5.5.4 ${err.message}\n`);
+      return EX.USAGE;
+    }
+    if (err instanceof TempFailure) {
+      process.stderr.write(`m4me: ${err.status} ${err.message}\n`);
+      return EX.TEMPFAIL;
+    }
+    // An unexpected fault is still a temporary failure: the MTA keeps the message and retries.
+    const e = err as Error;
+    process.stderr.write(`m4me: 4.3.0 internal error: ${e?.message ?? String(err)}\n`);
+    if (process.env.M4ME_DEBUG) process.stderr.write(`${e?.stack}\n`);
+    return EX.TEMPFAIL;
+  }
+}

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { decide } from '../engine/pipeline.js';
+import type { Clock, Policy } from '../engine/types.js';
+import { InputError, readInputs } from '../input/sources.js';
+import type { RawMessage } from '../input/types.js';
+import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
+import type { InboundEmail } from '../mail/types.js';
+import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
+import { atomicWrite, defaultPaths, Store } from '../store/store.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { EX, UsageError } from './exit.js';
+import { failedResult, resultOf, type Result } from './result.js';
+
+export interface ProcessOptions {
+  store?: string;
+  config?: string;
+  recipient: string[];
+  sender?: string;
+  dryRun: boolean;
+  explain: boolean;
+  json: boolean;
+  now?: string;
+  clock?: string;
+  quiet: boolean;
+}
+
+/** Checkpoint (atomic write of the store) at least this often in a batch. */
+const CHECKPOINT_MESSAGES = 2000;
+const CHECKPOINT_MS = 5000;
+
+export function parseNow(now: string | undefined): number | null {
+  if (now === undefined) return null;
+  // Require a date and time with an offset (or Z), so a replay never depends on the local zone.
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/i.test(now.trim())) {
+    throw new UsageError(`--now: expected an ISO 8601 date and time with offset, e.g. 2026-03-02T09:00:00+00:00, got "${now}"`);
+  }
+  const ms = Date.parse(now.trim());
+  if (Number.isNaN(ms)) throw new UsageError(`--now: not a valid date: "${now}"`);
+  return ms;
+}
+
+export async function runProcess(inputs: string[], opts: ProcessOptions): Promise<number> {
+  const fixedNow = parseNow(opts.now);
+  if (opts.clock !== undefined && opts.clock !== 'message' && opts.clock !== 'system') {
+    throw new UsageError(`--clock: expected "message" or "system", got "${opts.clock}"`);
+  }
+  let config: Config;
+  try {
+    config = await loadConfig({ configFile: opts.config, store: opts.store });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new TempFailure('4.3.5', `invalid configuration: ${err.message}`);
+    throw err;
+  }
+  const paths = defaultPaths(config.store, config.outbox);
+  const envelopeRecipients = [...new Set(
+    (opts.recipient.length ? opts.recipient : [process.env.ORIGINAL_RECIPIENT ?? process.env.RECIPIENT ?? ''])
+      .map((r) => r.trim().toLowerCase()).filter(Boolean),
+  )];
+  const envelopeSender = opts.sender ?? process.env.SENDER;
+  const basePolicy: Omit<Policy, 'envelopeRecipient'> = {
+    mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
+    acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
+    maxAttachments: config.maxAttachments,
+    filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
+  };
+  let store: Store | null = null;
+  const out = await Output.create(opts, (id) => (store as Store | null)?.index.team(id)?.name);
+  let count = 0;
+  let failed = 0;
+  let sinceCheckpoint = 0;
+  let lastCheckpoint = Date.now();
+  const started = Date.now();
+
+  const quarantine = async (raw: RawMessage): Promise<string> => {
+    const name = `${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(raw.raw).digest('hex').slice(0, 16)}.eml`;
+    const path = join(config.quarantine, name);
+    try {
+      await mkdir(config.quarantine, { recursive: true });
+      await atomicWrite(path, raw.raw);
+    } catch (err) {
+      throw new TempFailure(ioStatus(err), `cannot save unreadable message to quarantine ${config.quarantine}: ${describeIoError(err)}`);
+    }
+    return path;
+  };
+
+  const fail = async (raw: RawMessage, rule: string, status: string, message: string): Promise<Result> => {
+    failed++;
+    const saved = opts.dryRun ? null : await quarantine(raw);
+    return failedResult(raw.input, rule, status, message, saved, opts.dryRun);
+  };
+
+  const handle = async (raw: RawMessage): Promise<Result[]> => {
+    if (raw.raw.length > config.maxMessageBytes) {
+      return [await fail(raw, 'failed.too_large', '5.3.4', `message of ${raw.raw.length} bytes is larger than maxMessageBytes ${config.maxMessageBytes}`)];
+    }
+    let email: InboundEmail;
+    try {
+      email = await parseEmail(raw.raw, envelopeSender ?? null);
+    } catch (err) {
+      const why = err instanceof UnreadableMessageError ? err.message : `MIME parser: ${(err as Error)?.message ?? String(err)}`;
+      return [await fail(raw, 'failed.unreadable', '5.6.0', `message could not be read as email: ${why}`)];
+    }
+    const clockWarnings: string[] = [];
+    let now = fixedNow ?? Date.now();
+    if (opts.clock === 'message') {
+      if (email.date) now = Date.parse(email.date);
+      else clockWarnings.push('--clock message: the message has no valid Date header, the current time was used');
+    }
+    const clock: Clock = { now };
+    store ??= await Store.open(paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
+    const results: Result[] = [];
+    for (const envelopeRecipient of envelopeRecipients.length ? envelopeRecipients : [null]) {
+      const decision = decide(email, store.index, { ...basePolicy, envelopeRecipient }, clock);
+      decision.warnings.push(...clockWarnings);
+      await store.apply(decision, !opts.dryRun);
+      results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));
+    }
+    return results;
+  };
+
+  try {
+    for await (const raw of readInputs(inputs, { stdin: process.stdin })) {
+      count++;
+      for (const r of await handle(raw)) await out.result(r);
+      if (++sinceCheckpoint >= CHECKPOINT_MESSAGES || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
+        await (store as Store | null)?.checkpoint();
+        sinceCheckpoint = 0;
+        lastCheckpoint = Date.now();
+      }
+    }
+    await (store as Store | null)?.checkpoint();
+  } catch (err) {
+    if (err instanceof InputError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    await (store as Store | null)?.release();
+    await out.end((Date.now() - started) / 1000);
+  }
+  // A single delivery that could not be read bounces (65); in a batch the summary counts it.
+  return count === 1 && failed === 1 ? EX.DATAERR : EX.OK;
+}
+
+/** Writes results in input order: JSON Lines, or the human rendering (with a summary for batches). */
+class Output {
+  private buffer: string[] = [];
+  private size = 0;
+  private counts: Record<string, number> = {};
+  private total = 0;
+  private constructor(
+    private opts: ProcessOptions,
+    private render: ((r: Result) => string) | null,
+    private summary: ((c: Record<string, number>, n: number, s: number) => string) | null,
+  ) {}
+
+  /** `teamName` resolves team IDs for the human rendering, once the store is open. */
+  static async create(opts: ProcessOptions, teamName: (id: number) => string | undefined): Promise<Output> {
+    if (opts.json) return new Output(opts, null, null);
+    const { renderResult, renderSummary } = await import('./render.js');
+    const name = (id: number | null) => (id === null ? null : teamName(id) ?? `#${id}`);
+    return new Output(opts, (r) => renderResult(r, opts.explain, name), renderSummary);
+  }
+
+  async result(r: Result): Promise<void> {
+    this.total++;
+    this.counts[r.outcome] = (this.counts[r.outcome] ?? 0) + 1;
+    const line = this.render ? this.render(r) : JSON.stringify(r);
+    this.buffer.push(line, '\n');
+    this.size += line.length;
+    if (this.size > 1 << 16) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.buffer.length) return;
+    const text = this.buffer.join('');
+    this.buffer = [];
+    this.size = 0;
+    if (!process.stdout.write(text)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+  }
+
+  async end(seconds: number): Promise<void> {
+    await this.flush();
+    if (this.summary && this.total > 1 && !this.opts.quiet) {
+      process.stdout.write(`\n${this.summary(this.counts, this.total, seconds)}\n`);
+    }
+  }
+}

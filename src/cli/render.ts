@@ -1,0 +1,47 @@
+import chalk from 'chalk';
+import type { TraceEntry } from '../engine/types.js';
+import type { Result } from './result.js';
+
+const MARK: Record<TraceEntry['result'], string> = {
+  matched: chalk.green('✓'), applied: chalk.green('✓'), not_matched: chalk.red('✗'), failed: chalk.red('✗'),
+  skipped: chalk.gray('–'), ignored: chalk.yellow('!'),
+};
+
+const HEADLINE: Record<Result['outcome'], (s: string) => string> = {
+  request_created: chalk.green, note_added: chalk.cyan, unchanged: chalk.gray, rejected: chalk.yellow,
+  duplicate: chalk.gray, failed: chalk.red,
+};
+
+/** Names the team of a created request, given a lookup for team names. */
+export type TeamName = (id: number | null) => string | null;
+
+export function renderResult(r: Result, explain: boolean, teamName: TeamName): string {
+  const what =
+    r.outcome === 'request_created' && r.request
+      ? `created request #${r.request.id} "${r.request.subject}"${teamName(r.request.team) ? ` for team ${teamName(r.request.team)}` : ''}`
+      : r.outcome === 'note_added' ? `added note to ${r.record?.type} #${r.record?.id}`
+      : r.outcome === 'unchanged' ? `left ${r.record?.type} #${r.record?.id} unchanged`
+      : r.outcome === 'rejected' ? `rejected: ${r.rejection?.reason}${r.rejection?.to ? ` (Email Rejected reply to ${r.rejection.to})` : ' (no reply sent)'}`
+      : r.outcome === 'duplicate' ? `already processed${r.record ? ` (${r.record.type} #${r.record.id})` : ''}`
+      : `failed: ${r.error?.status} ${r.error?.message}${r.error?.quarantined ? ` (saved to ${r.error.quarantined})` : ''}`;
+  const lines = [`${HEADLINE[r.outcome](r.outcome.padEnd(15))} ${what} ${chalk.dim(`[${r.rule}] ${r.input}`)}`];
+  for (const w of r.warnings) lines.push(`  ${chalk.yellow('warning:')} ${w}`);
+  if (explain) {
+    for (const t of r.trace) lines.push(`  ${MARK[t.result]} ${t.rule.padEnd(30)} ${chalk.dim(t.detail)}`);
+    const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` || t.rule === `parameters.${field}`).at(-1);
+    if (r.outcome === 'request_created') {
+      for (const f of ['team', 'category']) {
+        const t = why(f);
+        if (t) lines.push(`  ${chalk.bold(`why this ${f}:`)} ${t.detail}`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+export function renderSummary(counts: Record<string, number>, total: number, seconds: number): string {
+  const order = ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed'];
+  const rate = seconds > 0 ? ` (${Math.round(total / seconds)} messages/s)` : '';
+  const rows = order.map((o) => `  ${o.padEnd(16)} ${String(counts[o] ?? 0).padStart(7)}`);
+  return [`${chalk.bold(`${total} messages`)} in ${seconds.toFixed(1)} s${rate}`, ...rows].join('\n');
+}

@@ -1,0 +1,62 @@
+import type { AttachmentPart, InboundEmail } from '../mail/types.js';
+import type { InlineImage, Note, RecordRef, StoredFile } from '../store/schema.js';
+import { isoTime, type Trace } from './trace.js';
+import type { Clock, Policy } from './types.js';
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
+/**
+ * A display name for a file name from the mail. It is never used as a path (files are
+ * stored by their sha256); this only keeps what is shown harmless and short.
+ */
+export function displayName(name: string | null, contentType: string): string {
+  // eslint-disable-next-line no-control-regex
+  let n = (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').split(/[\\/]/).pop()!.trim().replace(/^\.+/, '');
+  if (WINDOWS_RESERVED.test(n)) n = `_${n}`;
+  if (n.length > 200) {
+    const ext = /\.[A-Za-z0-9]{1,10}$/.exec(n)?.[0] ?? '';
+    n = n.slice(0, 200 - ext.length) + ext;
+  }
+  if (!n) n = `attachment.${contentType.split('/')[1]?.replace(/[^a-z0-9]/gi, '').slice(0, 10) || 'bin'}`;
+  return n;
+}
+
+export interface NoteParts {
+  attachments: StoredFile[];
+  inline_images: InlineImage[];
+  files: { sha256: string; content: Buffer }[];
+}
+
+/** Attachments and inline images of the mail, at most `maxAttachments` attachments. */
+export function noteFiles(email: InboundEmail, policy: Policy, trace: Trace): NoteParts {
+  const stored = (a: AttachmentPart): StoredFile => ({
+    filename: displayName(a.filename, a.contentType), content_type: a.contentType, size: a.size,
+    sha256: a.sha256, path: `${policy.filesDir}/${a.sha256.slice(0, 2)}/${a.sha256}`,
+  });
+  const inline = email.attachments.filter((a) => a.inline);
+  const regular = email.attachments.filter((a) => !a.inline);
+  const kept = regular.slice(0, policy.maxAttachments);
+  const dropped = regular.slice(policy.maxAttachments);
+  if (dropped.length) {
+    trace.warn('note.attachments', `${dropped.length} attachments over the limit of ${policy.maxAttachments} dropped: ${dropped.map((a) => displayName(a.filename, a.contentType)).join(', ')}`);
+  }
+  if (kept.length) trace.add('note.attachments', 'applied', `${kept.length} attachments`);
+  const files = new Map<string, Buffer>();
+  for (const a of [...kept, ...inline]) files.set(a.sha256, a.content);
+  return {
+    attachments: kept.map(stored),
+    inline_images: inline.map((a) => ({ ...stored(a), content_id: a.contentId ?? '' })),
+    files: [...files].map(([sha256, content]) => ({ sha256, content })),
+  };
+}
+
+export function buildNote(
+  id: number, record: RecordRef, person: number, text: string, flags: { internal: boolean; markdown: boolean },
+  email: InboundEmail, parts: NoteParts, clock: Clock,
+): Note {
+  return {
+    id, record, person, text, internal: flags.internal, markdown: flags.markdown,
+    created_at: isoTime(clock.now), message_id: email.messageId,
+    attachments: parts.attachments, inline_images: parts.inline_images,
+  };
+}

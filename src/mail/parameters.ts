@@ -1,0 +1,40 @@
+import type { ParameterLine } from './types.js';
+
+// `#name: value` or `#shortcut`; a value may end in ` @account_id` (whitespace before the @,
+// so that an email address value such as `#member: a@b.example` is not taken for one).
+const PARAMETER = /^#([A-Za-z][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
+const QUALIFIER = /^(.*?)\s+@([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
+const KEEP_CASE: Record<string, string> = {
+  sourceid: 'sourceID', ci_sourceid: 'ci_sourceID', supplier_requestid: 'supplier_requestID',
+};
+
+function normaliseName(name: string): string {
+  const lower = name.toLowerCase();
+  if (lower.startsWith('custom_field_')) return `custom_field_${name.slice('custom_field_'.length)}`;
+  return KEEP_CASE[lower] ?? lower;
+}
+
+/**
+ * Splits the parameter block off the top of a body. Parameters run from the first line
+ * (leading blank lines skipped) to the first blank line or the first line that is not a
+ * parameter; the blank line that ends the block is dropped with it.
+ */
+export function splitParameters(body: string): { parameters: ParameterLine[]; text: string } {
+  const lines = body.split(/\r?\n/);
+  let i = 0;
+  while (i < lines.length && lines[i]!.trim() === '') i++;
+  const parameters: ParameterLine[] = [];
+  for (; i < lines.length; i++) {
+    const line = lines[i]!;
+    const m = PARAMETER.exec(line.trim());
+    if (!m) break;
+    let value = (m[2] ?? '').trim();
+    let account: string | null = null;
+    const q = QUALIFIER.exec(value);
+    if (q) { value = q[1]!.trim(); account = q[2]!; }
+    parameters.push({ name: normaliseName(m[1]!), value, account, line: line.trim() });
+  }
+  if (parameters.length === 0) return { parameters, text: body };
+  if (i < lines.length && lines[i]!.trim() === '') i++;
+  return { parameters, text: lines.slice(i).join('\n') };
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import type { AddressObject, ParsedMail } from 'mailparser';
+import { splitParameters } from './parameters.js';
+import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
+
+/** The message is not email at all (no header block): it is quarantined, never guessed at. */
+export class UnreadableMessageError extends Error {}
+
+const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+
+let simpleParserPromise: Promise<typeof import('mailparser').simpleParser> | undefined;
+function loadParser() {
+  simpleParserPromise ??= import('mailparser').then((m) => m.simpleParser);
+  return simpleParserPromise;
+}
+
+/** Parses raw bytes once into the plain value the engine works on. */
+export async function parseEmail(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
+  const head = headerBlock(raw);
+  if (!HEADER_FIELD.test(head.toString('latin1').split(/\r?\n/, 1)[0] ?? '')) {
+    throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
+  }
+  const simpleParser = await loadParser();
+  const mail = await simpleParser(raw, {
+    skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
+    checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
+  });
+  return toInboundEmail(mail, raw, head, envelopeSender ?? null);
+}
+
+function headerBlock(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const ends = [crlf, lf].filter((n) => n >= 0);
+  return ends.length ? raw.subarray(0, Math.min(...ends)) : raw;
+}
+
+function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSender: string | null): InboundEmail {
+  const header = rawHeaders(mail);
+  const messageId = stripBrackets(mail.messageId ?? '') || null;
+  const body = mail.text ?? '';
+  const { parameters, text } = splitParameters(body);
+  const from = addresses(mail.from)[0] ?? null;
+  const date = mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null;
+  const html = typeof mail.html === 'string' ? mail.html : '';
+  return {
+    messageId,
+    key: messageId ?? `sha256:${createHash('sha256').update(head).digest('hex')}`,
+    from,
+    envelopeSender: envelopeSender?.toLowerCase() ?? null,
+    to: addresses(mail.to),
+    cc: addresses(mail.cc),
+    deliveredTo: (header['delivered-to'] ?? []).map(normaliseAddress).filter(Boolean),
+    xOriginalTo: (header['x-original-to'] ?? []).map(normaliseAddress).filter(Boolean),
+    subject: (mail.subject ?? '').replace(/\s+/g, ' ').trim(),
+    date,
+    inReplyTo: messageIds(mail.inReplyTo),
+    references: messageIds(mail.references),
+    parameters,
+    text: tidy(text),
+    fullText: tidy(body),
+    attachments: mail.attachments.map((a): AttachmentPart => ({
+      filename: a.filename ?? null,
+      contentType: a.contentType,
+      size: a.size,
+      content: a.content,
+      sha256: a.checksum,
+      contentId: a.cid ?? null,
+      inline: a.contentType.startsWith('image/') &&
+        ((a.related ?? false) || a.contentDisposition === 'inline' || (!!a.cid && html.includes(`cid:${a.cid}`))),
+    })),
+    authResults: (header['authentication-results'] ?? []).map(parseAuthResults).filter((r): r is AuthResult => !!r),
+    headers: {
+      autoSubmitted: first(header['auto-submitted']),
+      precedence: first(header['precedence']),
+      xAutoResponseSuppress: first(header['x-auto-response-suppress']),
+      x4meFrom: first(header['x-4me-from']),
+      x4meAuth: first(header['x-4me-auth']),
+      contentType: first(header['content-type']),
+      returnPath: first(header['return-path']),
+    },
+    size: raw.length,
+  };
+}
+
+/** Unfolded raw values of every header line, by lower-case name. */
+function rawHeaders(mail: ParsedMail): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const { key, line } of mail.headerLines) {
+    const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+    (out[key] ??= []).push(value);
+  }
+  return out;
+}
+
+const first = (values: string[] | undefined): string | null => values?.[0] ?? null;
+
+export function normaliseAddress(value: string): string {
+  const m = /<([^>]*)>/.exec(value);
+  return (m ? m[1]! : value).trim().toLowerCase();
+}
+
+function addresses(field: AddressObject | AddressObject[] | undefined): Address[] {
+  const out: Address[] = [];
+  const visit = (list: AddressObject['value']) => {
+    for (const a of list) {
+      if (a.group) visit(a.group);
+      else if (a.address) out.push({ address: a.address.trim().toLowerCase(), name: a.name ?? '' });
+    }
+  };
+  for (const obj of field === undefined ? [] : Array.isArray(field) ? field : [field]) visit(obj.value);
+  return out;
+}
+
+function stripBrackets(id: string): string {
+  return id.trim().replace(/^<|>$/g, '').trim();
+}
+
+function messageIds(value: string | string[] | undefined): string[] {
+  const joined = Array.isArray(value) ? value.join(' ') : value ?? '';
+  const ids = [...joined.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1]!);
+  if (ids.length) return ids;
+  return joined.split(/[\s,]+/).map(stripBrackets).filter(Boolean);
+}
+
+/** RFC 8601: `authserv-id [version]; method=result ...; method=result ...`, comments dropped. */
+export function parseAuthResults(value: string): AuthResult | null {
+  const clean = value.replace(/\([^()]*\)/g, ' ');
+  const [id, ...resinfo] = clean.split(';');
+  const authservId = (id ?? '').trim().split(/\s+/)[0]?.toLowerCase();
+  if (!authservId) return null;
+  const results: Record<string, string> = {};
+  for (const part of resinfo) {
+    const m = /^\s*([A-Za-z0-9_-]+)\s*=\s*([A-Za-z0-9_-]+)/.exec(part);
+    if (m) results[m[1]!.toLowerCase()] ??= m[2]!.toLowerCase();
+  }
+  return { authservId, results };
+}
+
+/** Trailing whitespace off every line, runs of blank lines collapsed, ends trimmed. */
+function tidy(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim();
+}
