@@ -51,6 +51,71 @@ Examples:
       const { runInit } = await import('./init.js');
       process.exitCode = await runInit(opts);
     });
+
+  p.command('show')
+    .description('print one record with its notes')
+    .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
+    .argument('<id>', 'the record ID')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--json', 'print the record and its notes as JSON', false)
+    .addHelpText('after', `
+Examples:
+  m4me show request 100001
+  m4me show problem 100010 --json`)
+    .action(async (type: string, id: string, opts) => {
+      const { runShow } = await import('./inspect.js');
+      process.exitCode = await runShow(type, id, opts);
+    });
+
+  p.command('list')
+    .description('list records of a type, newest first')
+    .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--since <date>', 'only records created since this date')
+    .option('--status <status>', 'only records with this status')
+    .option('--team <team>', 'only records of this team (name or ID)')
+    .option('--source <source>', 'only records with this source')
+    .option('--json', 'one JSON object per record', false)
+    .addHelpText('after', `
+Examples:
+  m4me list requests --since 2026-03-01 --status assigned
+  m4me list request --source nagios --json`)
+    .action(async (type: string, opts) => {
+      const { runList } = await import('./inspect.js');
+      process.exitCode = await runList(type, opts);
+    });
+
+  p.command('outbox')
+    .description('list outgoing mail (Email Rejected replies, acknowledgements); --send hands it to sendmail')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--send', 'send each message with the configured sendmail command, moving sent ones to sent/', false)
+    .option('--dry-run', 'with --send: show what would be sent', false)
+    .option('--json', 'one JSON object per message', false)
+    .addHelpText('after', `
+Examples:
+  m4me outbox
+  m4me outbox --send --dry-run
+  m4me outbox --send`)
+    .action(async (opts) => {
+      const { runOutbox } = await import('./outbox.js');
+      process.exitCode = await runOutbox(opts);
+    });
+
+  p.command('check-config')
+    .description('validate the configuration and the store, and say what is wrong (exit 78)')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .addHelpText('after', `
+Examples:
+  m4me check-config
+  m4me check-config --config /etc/m4me/.m4merc`)
+    .action(async (opts) => {
+      const { runCheckConfig } = await import('./check-config.js');
+      process.exitCode = await runCheckConfig(opts);
+    });
   return p;
 }
 

@@ -1,0 +1,66 @@
+import { access, constants, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import chalk from 'chalk';
+import { storeProblems } from '../store/store.js';
+import { ConfigError, loadConfig } from './config.js';
+import { EX } from './exit.js';
+
+/** A folder m4me must be able to create files in: it, or its nearest existing parent, is writable. */
+async function writableProblem(label: string, path: string): Promise<string | null> {
+  let p = path;
+  for (;;) {
+    try {
+      const st = await stat(p);
+      if (!st.isDirectory()) return `${label}: ${p} is not a folder`;
+      await access(p, constants.W_OK);
+      return null;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') return `${label}: ${p} is not writable`;
+      if (dirname(p) === p) return `${label}: no existing parent folder of ${path}`;
+      p = dirname(p);
+    }
+  }
+}
+
+export async function runCheckConfig(opts: { store?: string; config?: string }): Promise<number> {
+  const problems: string[] = [];
+  const say = (ok: boolean, text: string) => process.stdout.write(`${ok ? chalk.green('✓') : chalk.red('✗')} ${text}\n`);
+  let config;
+  try {
+    config = await loadConfig({ configFile: opts.config, store: opts.store });
+    say(true, `configuration ${config.file ?? '(none found: built-in defaults)'}`);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) say(false, `${err.file ?? 'configuration'}: ${p}`);
+    process.stderr.write(`m4me: 4.3.5 invalid configuration ${err.file ?? ''} (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+    return EX.CONFIG;
+  }
+  try {
+    const text = await readFile(config.store, 'utf8');
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      problems.push(`store ${config.store}: not valid JSON (${(e as Error).message}); restore it from a backup`);
+    }
+    if (data !== undefined) {
+      const shape = storeProblems(data);
+      for (const p of shape) problems.push(`store ${config.store}: ${p}`);
+      if (!shape.length) say(true, `store ${config.store}`);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problems.push(`store ${config.store}: ${code === 'ENOENT' ? 'does not exist (create it with m4me init)' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  for (const [label, path] of [['store folder', dirname(config.store)], ['outbox', config.outbox], ['quarantine', config.quarantine], ['attachments', `${config.store}.files`]] as const) {
+    const p = await writableProblem(label, path);
+    if (p) problems.push(p); else say(true, `${label} ${path} is writable`);
+  }
+  for (const p of problems) say(false, p);
+  if (problems.length) {
+    process.stderr.write(`m4me: 4.3.5 ${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);
+    return EX.CONFIG;
+  }
+  return EX.OK;
+}

@@ -1,0 +1,86 @@
+import chalk from 'chalk';
+import { defaultPaths, Store } from '../store/store.js';
+import { COLLECTION, RECORD_TYPES, type Note, type OtherRecord, type RecordType, type Request } from '../store/schema.js';
+import { loadConfig } from './config.js';
+import { UsageError } from './exit.js';
+
+type AnyRecord = Request | OtherRecord;
+
+function recordType(type: string): RecordType {
+  const t = type.toLowerCase().replace(/-/g, '_').replace(/s$/, '') as RecordType;
+  if (!RECORD_TYPES.includes(t)) throw new UsageError(`unknown record type "${type}" (one of: ${RECORD_TYPES.join(', ')})`);
+  return t;
+}
+
+async function openForReading(opts: { store?: string; config?: string }): Promise<Store> {
+  const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  return Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
+}
+
+/** Field values with the IDs of people, teams, service instances and CIs named. */
+function resolvedFields(store: Store, record: AnyRecord): [string, string][] {
+  const ix = store.index;
+  const person = (id: unknown) => (typeof id === 'number' ? `${ix.person(id)?.name ?? '?'} (#${id})` : null);
+  const named: Record<string, (v: unknown) => string | null> = {
+    requested_by: person, requested_for: person, created_by: person, member: person, manager: person,
+    team: (id) => (typeof id === 'number' ? `${ix.team(id)?.name ?? '?'} (#${id})` : null),
+    service_instance: (id) => (typeof id === 'number' ? `${ix.serviceInstance(id)?.name ?? '?'} (#${id})` : null),
+    ci: (id) => (typeof id === 'number' ? `${ix.ci(id)?.label ?? '?'} ${ix.ci(id)?.name ?? ''} (#${id})` : null),
+    supplier: (id) => (typeof id === 'number' ? `${ix.organization(id)?.name ?? '?'} (#${id})` : null),
+  };
+  return Object.entries(record)
+    .filter(([, v]) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v as object).length === 0))
+    .map(([k, v]) => [k, named[k]?.(v) ?? (typeof v === 'object' ? JSON.stringify(v) : String(v))]);
+}
+
+export async function runShow(type: string, id: string, opts: { store?: string; config?: string; json: boolean }): Promise<number> {
+  const t = recordType(type);
+  if (!/^\d+$/.test(id)) throw new UsageError(`record ID must be a number, got "${id}"`);
+  const store = await openForReading(opts);
+  const record = store.index.record(t, Number(id));
+  if (!record) {
+    process.stderr.write(`m4me: 5.1.1 no ${t} with ID ${id}\n`);
+    return 1;
+  }
+  const notes: readonly Note[] = store.index.notesOf({ type: t, id: record.id });
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ type: t, record, notes })}\n`);
+    return 0;
+  }
+  const lines = [chalk.bold(`${t} #${record.id}: ${record.subject}`)];
+  for (const [k, v] of resolvedFields(store, record)) if (k !== 'id' && k !== 'subject') lines.push(`  ${chalk.dim(k.padEnd(22))} ${v}`);
+  lines.push('', chalk.bold(`${notes.length} note${notes.length === 1 ? '' : 's'}`));
+  for (const n of notes) {
+    const who = store.index.person(n.person)?.name ?? `#${n.person}`;
+    lines.push(`  ${chalk.cyan(`#${n.id}`)} ${n.created_at} ${who}${n.internal ? chalk.yellow(' (internal)') : ''}`);
+    for (const l of n.text.split('\n')) lines.push(`    ${l}`);
+    for (const a of [...n.attachments, ...n.inline_images]) lines.push(`    📎 ${a.filename} (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+export interface ListOptions { store?: string; config?: string; json: boolean; since?: string; status?: string; team?: string; source?: string }
+
+export async function runList(type: string, opts: ListOptions): Promise<number> {
+  const t = recordType(type);
+  const since = opts.since === undefined ? null : Date.parse(opts.since);
+  if (since !== null && Number.isNaN(since)) throw new UsageError(`--since: not a date: "${opts.since}"`);
+  const store = await openForReading(opts);
+  const records = (store.data[COLLECTION[t]] as AnyRecord[])
+    .filter((r) => since === null || Date.parse(r.created_at ?? '') >= since)
+    .filter((r) => !opts.status || r.status === opts.status)
+    .filter((r) => !opts.source || r.source === opts.source)
+    .filter((r) => !opts.team || String(r.team) === opts.team || store.index.team(r.team as number)?.name.toLowerCase() === opts.team.toLowerCase())
+    .sort((a, b) => Date.parse(b.created_at ?? '') - Date.parse(a.created_at ?? '') || b.id - a.id);
+  if (opts.json) {
+    process.stdout.write(records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
+    return 0;
+  }
+  const rows = records.map((r) => [String(r.id), r.created_at ?? '', r.status, store.index.team(r.team as number)?.name ?? '', r.source ?? '', r.subject]);
+  const head = ['ID', 'CREATED', 'STATUS', 'TEAM', 'SOURCE', 'SUBJECT'];
+  const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`${chalk.bold(fmt(head))}\n${rows.map(fmt).join('\n')}${rows.length ? '\n' : ''}${chalk.dim(`${rows.length} ${t}s`)}\n`);
+  return 0;
+}

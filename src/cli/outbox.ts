@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import chalk from 'chalk';
+import { describeIoError, TempFailure } from '../store/errors.js';
+import { loadConfig } from './config.js';
+
+function header(text: string, name: string): string {
+  const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');
+  return m ? m[1]!.replace(/\r?\n[ \t]+/g, ' ').trim() : '';
+}
+
+/** Hands one message to the sendmail command on stdin; resolves with an error text or null. */
+function sendmail(command: string, message: Buffer): Promise<string | null> {
+  return new Promise((resolve) => {
+    const [cmd, ...args] = command.split(/\s+/).filter(Boolean);
+    const child = spawn(cmd!, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => resolve(`${cmd}: ${describeIoError(e)}`));
+    child.on('close', (code) => resolve(code === 0 ? null : `${cmd} exited ${code}: ${Buffer.concat(err).toString().trim().split('\n')[0] ?? ''}`));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(message);
+  });
+}
+
+export async function runOutbox(opts: { store?: string; config?: string; send: boolean; dryRun: boolean; json: boolean }): Promise<number> {
+  const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  let files: string[];
+  try {
+    files = (await readdir(config.outbox)).filter((f) => f.endsWith('.eml')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TempFailure('4.3.0', `cannot read outbox ${config.outbox}: ${describeIoError(err)}`);
+    files = [];
+  }
+  let failures = 0;
+  for (const f of files) {
+    const path = join(config.outbox, f);
+    const message = await readFile(path);
+    const text = message.toString('utf8');
+    const item = { file: path, to: header(text, 'To'), subject: header(text, 'Subject'), kind: header(text, 'X-M4me-Kind'), status: 'queued', error: null as string | null };
+    if (opts.send && !opts.dryRun) {
+      item.error = await sendmail(config.sendmail, message);
+      if (item.error) {
+        failures++;
+        item.status = 'failed';
+        await writeFile(`${path}.error`, `${item.error}\n`).catch(() => undefined);
+      } else {
+        await mkdir(join(config.outbox, 'sent'), { recursive: true });
+        await rename(path, join(config.outbox, 'sent', f));
+        item.status = 'sent';
+      }
+    } else if (opts.send) {
+      item.status = 'would send';
+    }
+    process.stdout.write(opts.json ? `${JSON.stringify(item)}\n`
+      : `${item.status === 'failed' ? chalk.red(item.status) : item.status === 'sent' ? chalk.green(item.status) : chalk.dim(item.status)}  ${item.kind.padEnd(16)} ${item.to}  ${item.subject}${item.error ? chalk.red(`  (${item.error})`) : ''}\n`);
+  }
+  if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}\n`));
+  return failures ? 75 : 0;
+}
