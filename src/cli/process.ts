@@ -97,7 +97,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     }
     let email: InboundEmail;
     try {
-      email = await parseEmail(raw.raw, envelopeSender ?? null);
+      email = await parseEmail(raw.raw, envelopeSender ?? raw.envelopeFrom ?? null);
     } catch (err) {
       const why = err instanceof UnreadableMessageError ? err.message : `MIME parser: ${(err as Error)?.message ?? String(err)}`;
       return [await fail(raw, 'failed.unreadable', '5.6.0', `message could not be read as email: ${why}`)];
