@@ -54,7 +54,8 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
     const who = store.index.person(n.person)?.name ?? `#${n.person}`;
     lines.push(`  ${chalk.cyan(`#${n.id}`)} ${n.created_at} ${who}${n.internal ? chalk.yellow(' (internal)') : ''}`);
     for (const l of n.text.split('\n')) lines.push(`    ${l}`);
-    for (const a of [...n.attachments, ...n.inline_images]) lines.push(`    📎 ${a.filename} (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
+    for (const a of n.attachments) lines.push(`    attachment   ${a.filename} (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
+    for (const a of n.inline_images) lines.push(`    inline image ${a.filename} <${a.content_id}> (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

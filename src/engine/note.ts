@@ -40,7 +40,7 @@ export function noteFiles(email: InboundEmail, policy: Policy, trace: Trace): No
   if (dropped.length) {
     trace.warn('note.attachments', `${dropped.length} attachments over the limit of ${policy.maxAttachments} dropped: ${dropped.map((a) => displayName(a.filename, a.contentType)).join(', ')}`);
   }
-  if (kept.length) trace.add('note.attachments', 'applied', `${kept.length} attachments`);
+  if (kept.length || inline.length) trace.add('note.attachments', 'applied', `${kept.length} attachment(s), ${inline.length} inline image(s)`);
   const files = new Map<string, Buffer>();
   for (const a of [...kept, ...inline]) files.set(a.sha256, a.content);
   return {

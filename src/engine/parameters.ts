@@ -136,7 +136,7 @@ class Reader {
     const handler = HANDLERS[line.name];
     if (handler) return handler(this, line);
     const short = line.value === '' ? shortcut(line.name) : null;
-    if (short) return this.set(line, short.field, short.value, `${short.field} ${short.value} (shortcut)`);
+    if (short) return this.set(line, short.field, short.value, `${short.value} (shortcut #${line.name})`);
     this.ctx.trace.warn(`parameters.${line.name}`, `unknown parameter #${line.name} ignored`);
   }
 
@@ -168,7 +168,7 @@ class Reader {
   option(field: OptionField, line: ParameterLine): void {
     const value = line.value.toLowerCase().replace(/[\s-]+/g, '_');
     if (!OPTIONS[field].includes(value)) {
-      return this.refuse(line, `'${line.value}' is not a ${field.replace('_', ' ')} (one of ${OPTIONS[field].join(', ')})`);
+      return this.refuse(line, `'${line.value}' is not an option of ${field} (${OPTIONS[field].join(', ')})`);
     }
     this.set(line, field, value, value);
   }

@@ -25,7 +25,36 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
     skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
     checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
   });
-  return toInboundEmail(mail, raw, head, envelopeSender ?? null);
+  const email = toInboundEmail(mail, raw, head, envelopeSender ?? null);
+  if (!mail.text?.trim() && typeof mail.html === 'string' && mail.html.trim()) {
+    // HTML-only mail: our own conversion, so inline images leave a marker where they stood.
+    const body = await htmlToText(mail.html, email.attachments);
+    const { parameters, text } = splitParameters(body);
+    Object.assign(email, { parameters, text: tidy(text), fullText: tidy(body) });
+  }
+  return email;
+}
+
+let converter: Promise<typeof import('html-to-text').convert> | undefined;
+
+/** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
+async function htmlToText(html: string, parts: AttachmentPart[]): Promise<string> {
+  const convert = await (converter ??= import('html-to-text').then((m) => m.convert));
+  const byCid = new Map(parts.filter((p) => p.contentId).map((p) => [p.contentId!, p]));
+  return convert(html, {
+    wordwrap: false,
+    selectors: [
+      { selector: 'img', format: 'inlineImage' },
+    ],
+    formatters: {
+      inlineImage: (elem, _walk, builder) => {
+        const src = String(elem.attribs?.src ?? '');
+        if (!src.toLowerCase().startsWith('cid:')) return;
+        const part = byCid.get(src.slice(4));
+        builder.addInline(`[image: ${part?.filename?.replace(/[\]\r\n]/g, '') || src.slice(4)}]`);
+      },
+    },
+  });
 }
 
 function headerBlock(raw: Buffer): Buffer {
