@@ -1,0 +1,91 @@
+/** Every kind of input, in input order: .eml, mbox (mboxrd), directories, Maildir, stdin. */
+import { describe, expect, test } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+
+const mboxEntry = (msg: string, from = 'ellen.brown@widget.example') =>
+  `From ${from} Mon Mar  2 08:00:00 2026\n${msg.replace(/^(>*From )/gm, '>$1')}\n\n`;
+
+function setup() {
+  const dir = tempDir();
+  const store = demoStoreFile(dir);
+  const run = (args: string[], stdin?: string | Buffer) =>
+    runCli(['process', '--json', '--store', store, '--now', DEMO_NOW, ...args], { stdin });
+  return { dir, store, run };
+}
+
+describe('inputs', () => {
+  test('a mix of .eml, mbox, directory and Maildir keeps input order', async () => {
+    const { dir, store, run } = setup();
+    writeFileSync(join(dir, 'a.eml'), eml({ id: 'a@t', subject: 'A' }));
+    writeFileSync(join(dir, 'box.mbox'), mboxEntry(eml({ id: 'b@t', subject: 'B' })) + mboxEntry(eml({ id: 'c@t', subject: 'C' })));
+    mkdirSync(join(dir, 'folder'));
+    writeFileSync(join(dir, 'folder', '2.eml'), eml({ id: 'e@t', subject: 'E' }));
+    writeFileSync(join(dir, 'folder', '1.eml'), eml({ id: 'd@t', subject: 'D' }));
+    writeFileSync(join(dir, 'folder', 'notes.txt'), 'not mail');
+    for (const sub of ['new', 'cur', 'tmp']) mkdirSync(join(dir, 'Maildir', sub), { recursive: true });
+    writeFileSync(join(dir, 'Maildir', 'cur', '1700000000.1.host:2,S'), eml({ id: 'g@t', subject: 'G' }));
+    writeFileSync(join(dir, 'Maildir', 'new', '1700000001.2.host'), eml({ id: 'f@t', subject: 'F' }));
+    writeFileSync(join(dir, 'Maildir', 'tmp', 'partial'), eml({ id: 'never@t', subject: 'never' }));
+    const r = await run([join(dir, 'a.eml'), join(dir, 'box.mbox'), join(dir, 'folder'), join(dir, 'Maildir')]);
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines.map((l) => l.message_id)).toEqual(['a@t', 'b@t', 'c@t', 'd@t', 'e@t', 'f@t', 'g@t']);
+    expect(lines[1]!.input).toBe(`mbox:${join(dir, 'box.mbox')}#1`);
+    expect(lines[3]!.input).toBe(join(dir, 'folder', '1.eml'));
+    const subjects = readStore(store).requests.slice(-7).map((q) => q.subject);
+    expect(subjects).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G']);
+  });
+
+  test('mboxrd quoting is undone and a body From line does not split a message', async () => {
+    const { dir, store, run } = setup();
+    const body = 'First line.\n\nFrom here on it is a quote.\n>From the archive\n';
+    const box = mboxEntry(eml({ id: 'q@t', subject: 'Quoted' }, body)) + mboxEntry(eml({ id: 'r@t', subject: 'Next' }));
+    writeFileSync(join(dir, 'q.mbox'), box);
+    const r = await run([join(dir, 'q.mbox')]);
+    const lines = jsonLines(r.stdout);
+    expect(lines).toHaveLength(2);
+    const note = readStore(store).notes.find((n) => n.message_id === 'q@t')!;
+    expect(note.text).toBe('First line.\n\nFrom here on it is a quote.\n>From the archive');
+  });
+
+  test('stdin: one message without a From line', async () => {
+    const { run } = setup();
+    const r = await run([], eml({ id: 's1@t' }));
+    expect(jsonLines(r.stdout).map((l) => [l.input, l.outcome])).toEqual([['stdin', 'request_created']]);
+  });
+
+  test('stdin: one message with the From line local(8) adds, and a body From line', async () => {
+    const { run, store } = setup();
+    const r = await run(['-'], mboxEntry(eml({ id: 's2@t' }, 'Hi\n\nFrom me, thanks.\n')));
+    const lines = jsonLines(r.stdout);
+    expect(lines.map((l) => [l.input, l.outcome])).toEqual([['stdin', 'request_created']]);
+    expect(readStore(store).notes.find((n) => n.message_id === 's2@t')!.text).toBe('Hi\n\nFrom me, thanks.');
+  });
+
+  test('stdin: an mbox of several messages', async () => {
+    const { run } = setup();
+    const r = await run([], mboxEntry(eml({ id: 'm1@t', subject: 'one' })) + mboxEntry(eml({ id: 'm2@t', subject: 'two' })));
+    expect(jsonLines(r.stdout).map((l) => l.input)).toEqual(['mbox:stdin#1', 'mbox:stdin#2']);
+  });
+
+  test('CRLF mbox', async () => {
+    const { dir, run } = setup();
+    const box = (mboxEntry(eml({ id: 'c1@t', subject: 'one' })) + mboxEntry(eml({ id: 'c2@t', subject: 'two' }))).replace(/\n/g, '\r\n');
+    writeFileSync(join(dir, 'crlf.mbox'), box);
+    const r = await run([join(dir, 'crlf.mbox')]);
+    expect(jsonLines(r.stdout).map((l) => [l.message_id, l.outcome])).toEqual([['c1@t', 'request_created'], ['c2@t', 'request_created']]);
+  });
+
+  test('a missing input fails the run before anything is applied (exit 64)', async () => {
+    const { dir, store, run } = setup();
+    writeFileSync(join(dir, 'ok.eml'), eml({ id: 'ok@t' }));
+    const before = readStore(store);
+    const r = await run([join(dir, 'ok.eml'), join(dir, 'missing.eml')]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/missing\.eml: no such file or directory/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readStore(store)).toEqual(before);
+  });
+});

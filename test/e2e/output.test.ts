@@ -1,0 +1,142 @@
+/** Output, dry-run, the outbox, exit codes of the command line, the clock. */
+import { describe, expect, test } from '@jest/globals';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p); else out[p] = readFileSync(p).toString('base64');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('process output', () => {
+  test('--json gives the contract fields, one line per message', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const r = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: 'j@t' }) });
+    const [line] = jsonLines(r.stdout);
+    expect(Object.keys(line!)).toEqual(expect.arrayContaining(['input', 'message_id', 'recipient', 'outcome', 'rule', 'record', 'request', 'note', 'rejection', 'warnings', 'trace', 'dry_run']));
+    expect(line).toMatchObject({ input: 'stdin', message_id: 'j@t', recipient: 'widget-it@mail.4me.com', outcome: 'request_created', dry_run: false });
+    expect(r.stderr).toBe('');
+  });
+
+  test('human output names the record, team and rule; --explain adds the trace and why', async () => {
+    const store = demoStoreFile();
+    const plain = await runCli(['process', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: 'h@t', subject: 'Broken chair' }) });
+    expect(plain.stdout).toMatch(/request_created.*#100042.*"Broken chair".*Service Desk.*\[create\.new_request\]/);
+    expect(plain.stdout).not.toMatch(/defaults\.team/);
+    const explained = await runCli(['process', '--dry-run', '--explain', '--store', store, '--now', DEMO_NOW], {
+      stdin: readFileSync(join(ROOT, 'samples', '04-monitoring-alert.eml')),
+    });
+    expect(explained.stdout).toMatch(/✓ parameters\.ci\s+ci = CI 5002/);
+    expect(explained.stdout).toMatch(/✓ defaults\.team\s+team 2002: the support team of service instance 4002/);
+    expect(explained.stdout).toMatch(/why this team: .*support team of service instance 4002/);
+    expect(explained.stdout).not.toMatch(/\x1b\[/); // no colour when not a terminal
+  });
+
+  test('--dry-run leaves store, outbox and files byte-identical', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const before = snapshot(dir);
+    const r = await runCli(['process', '--json', '--dry-run', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines).toHaveLength(25);
+    expect(lines.every((l) => l.dry_run)).toBe(true);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  test('a rejection writes an RFC 5322 Email Rejected reply to the outbox', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const r = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], {
+      stdin: eml({ from: 'Mallory <mallory@stranger.example>', id: 'rej-1@stranger.example', subject: 'Hi' }),
+    });
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ outcome: 'rejected', rule: 'reject.unknown_sender', rejection: { template: 'email_rejected', to: 'mallory@stranger.example' } });
+    const files = readdirSync(`${store}.outbox`);
+    expect(files).toHaveLength(1);
+    const text = readFileSync(join(`${store}.outbox`, files[0]!), 'utf8');
+    expect(text).toMatch(/^To: mallory@stranger\.example\r$/m);
+    expect(text).toMatch(/^Auto-Submitted: auto-replied\r$/m);
+    expect(text).toMatch(/^In-Reply-To: <rej-1@stranger\.example>\r$/m);
+    expect(text).toMatch(/^References: <rej-1@stranger\.example>\r$/m);
+    expect(text).toMatch(/^Message-ID: <m4me\./m);
+    expect(text).toMatch(/^Subject: .*Hi/m);
+    expect(readStore(store).auto_replies).toHaveLength(1);
+  });
+
+  test('the whole loop: request → acknowledgement in the outbox → reply to it → note', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    await runCli(['process', '--store', store, '--now', DEMO_NOW, '--quiet'], { stdin: eml({ id: 'loop-1@t', subject: 'Desk lamp' }) });
+    const ack = readdirSync(`${store}.outbox`).find((f) => f.includes('acknowledgement'))!;
+    const text = readFileSync(join(`${store}.outbox`, ack), 'utf8');
+    const ackId = /^Message-ID: <([^>]+)>/m.exec(text)![1]!;
+    expect(text).toMatch(/^To: ellen\.brown@widget\.example/m);
+    expect(readStore(store).notifications).toContainEqual(expect.objectContaining({ message_id: ackId, record: { type: 'request', id: 100042 } }));
+    const reply = eml({ id: 'loop-2@t', subject: 'Re: Desk lamp', headers: [`In-Reply-To: <${ackId}>`, `References: <loop-1@t> <${ackId}>`] }, 'It works now, thanks.\n');
+    const r = await runCli(['process', '--json', '--store', store, '--now', '2026-03-02T10:00:00+00:00'], { stdin: reply });
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ outcome: 'note_added', rule: 'match.notification_reply', record: { type: 'request', id: 100042 } });
+    // No automatic reply to a reply to our own message.
+    expect(readdirSync(`${store}.outbox`)).toHaveLength(1);
+  });
+
+  test('--clock message replays an archive by each message\'s Date', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const alert = (id: string, date: string) => `From nagios Mon Mar  2 08:00:00 2026\n${eml({
+      from: 'nagios@monitoring.widget.example', id, date, subject: 'PROBLEM: fs1 disk',
+    }, '#source: Nagios\n#ci: CMP00002\n\nDisk 99%\n')}\n\n`;
+    writeFileSync(join(dir, 'replay.mbox'), alert('e1@t', 'Tue, 10 Mar 2026 08:00:00 +0000') + alert('e2@t', 'Tue, 10 Mar 2026 20:00:00 +0000') + alert('e3@t', 'Wed, 11 Mar 2026 09:00:00 +0000'));
+    const r = await runCli(['process', '--json', '--clock', 'message', '--store', store, join(dir, 'replay.mbox')]);
+    expect(jsonLines(r.stdout).map((l) => [l.outcome, l.rule])).toEqual([
+      ['request_created', 'create.new_request'], ['unchanged', 'match.event'], ['request_created', 'create.new_request'],
+    ]);
+    expect(readStore(store).requests.find((q) => q.sourceID === 'e1@t')!.created_at).toBe('2026-03-10T08:00:00+00:00');
+  });
+});
+
+describe('command line errors', () => {
+  test.each([
+    [['process', '--bogus'], /unknown option '--bogus'/],
+    [['process', '--now', 'yesterday'], /--now: expected an ISO 8601/],
+    [['process', '--clock', 'sundial'], /--clock/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['show', 'request'], /missing required argument/],
+  ])('%j exits 64 with one line', async (args, message) => {
+    const r = await runCli(args as string[]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+  });
+
+  test('an invalid configuration is a temporary failure (75), never a bounce', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: 42 }));
+    const r = await runCli(['process'], { cwd: dir, stdin: eml({}) });
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(/^m4me: 4\.3\.5 .*mailDomain/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('init creates a store, refuses to overwrite it without --force', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'sub', 'store.json');
+    expect((await runCli(['init', '--store', path])).code).toBe(0);
+    expect(readStore(path).requests).toEqual([]);
+    const again = await runCli(['init', '--demo', '--store', path]);
+    expect(again.code).toBe(64);
+    expect(again.stderr).toMatch(/already exists/);
+    expect((await runCli(['init', '--demo', '--force', '--store', path])).code).toBe(0);
+    expect(readStore(path).accounts.map((a) => a.id)).toEqual(['widget', 'widget-it', 'widget-hr', 'acme-hosting']);
+    expect(existsSync(path)).toBe(true);
+  });
+});
