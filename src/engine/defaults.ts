@@ -17,7 +17,9 @@ export function buildRequest(ctx: MessageContext, params: RequestParameters, id:
     trace.add(`defaults.${field}`, 'applied', `${field} ${value === null ? 'empty' : String(value)}: ${why}`);
   const fromTemplate = <T>(field: string): T | undefined => {
     const v = tpl?.[field];
-    return v === undefined || v === null ? undefined : (v as T);
+    if (v === undefined || v === null) return undefined;
+    note(field, typeof v === 'object' ? JSON.stringify(v) : v, `from request template ${tpl!.id}`);
+    return v as T;
   };
 
   const requested_for = params.requested_for ?? sender.id;
