@@ -94,6 +94,7 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
       size: a.size,
       content: a.content,
       sha256: a.checksum,
+      ...uudecoded(a),
       contentId: a.cid ?? null,
       inline: a.contentType.startsWith('image/') &&
         ((a.related ?? false) || a.contentDisposition === 'inline' || (!!a.cid && html.includes(`cid:${a.cid}`))),
@@ -109,6 +110,38 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
       returnPath: first(header['return-path']),
     },
     size: raw.length,
+  };
+}
+
+/**
+ * mailparser passes a `Content-Transfer-Encoding: x-uuencode` part through undecoded: decode
+ * it here (content, size, sha256, and the name of its `begin` line when the part has none).
+ */
+function uudecoded(a: ParsedMail['attachments'][number]): Partial<AttachmentPart> {
+  const cte = String(a.headers.get('content-transfer-encoding') ?? '').trim().toLowerCase();
+  if (!/^(x-)?uu(e|encode)?$/.test(cte)) return {};
+  const lines = a.content.toString('latin1').split(/\r?\n/);
+  // The `begin` line may be missing (some senders drop it): then every line must look uuencoded.
+  const begin = lines.findIndex((l) => /^begin [0-7]{3,4} /.test(l));
+  const start = begin >= 0 ? begin + 1 : lines.findIndex((l) => l.trim() !== '');
+  if (start < 0) return {};
+  const out: number[] = [];
+  for (const line of lines.slice(start)) {
+    const n = (line.charCodeAt(0) - 32) & 63;
+    if (!line || line === 'end' || n === 0) break;
+    if (begin < 0 && !/^[\x20-\x60]+$/.test(line)) return {};
+    const v = (i: number) => ((line.charCodeAt(i) || 32) - 32) & 63;
+    for (let i = 1, left = n; left > 0; i += 4, left -= 3) {
+      const bytes = [(v(i) << 2) | (v(i + 1) >> 4), ((v(i + 1) & 15) << 4) | (v(i + 2) >> 2), ((v(i + 2) & 3) << 6) | v(i + 3)];
+      out.push(...bytes.slice(0, Math.min(3, left)));
+    }
+  }
+  if (begin < 0 && !out.length) return {};
+  const content = Buffer.from(out);
+  const name = begin < 0 ? '' : lines[begin]!.replace(/^begin [0-7]{3,4} /, '').trim();
+  return {
+    content, size: content.length, sha256: createHash('sha256').update(content).digest('hex'),
+    ...(a.filename ? {} : { filename: name || null }),
   };
 }
 
