@@ -1,25 +1,8 @@
+import { displayName } from '../mail/filename.js';
 import type { AttachmentPart, InboundEmail } from '../mail/types.js';
 import type { InlineImage, Note, RecordRef, StoredFile } from '../store/schema.js';
 import { isoTime, type Trace } from './trace.js';
 import type { Clock, Policy } from './types.js';
-
-const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
-
-/**
- * A display name for a file name from the mail. It is never used as a path (files are
- * stored by their sha256); this only keeps what is shown harmless and short.
- */
-export function displayName(name: string | null, contentType: string): string {
-  // eslint-disable-next-line no-control-regex
-  let n = (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').split(/[\\/]/).pop()!.trim().replace(/^\.+/, '');
-  if (WINDOWS_RESERVED.test(n)) n = `_${n}`;
-  if (n.length > 200) {
-    const ext = /\.[A-Za-z0-9]{1,10}$/.exec(n)?.[0] ?? '';
-    n = n.slice(0, 200 - ext.length) + ext;
-  }
-  if (!n) n = `attachment.${contentType.split('/')[1]?.replace(/[^a-z0-9]/gi, '').slice(0, 10) || 'bin'}`;
-  return n;
-}
 
 export interface NoteParts {
   attachments: StoredFile[];

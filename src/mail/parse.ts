@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
+import { displayName } from './filename.js';
 import { splitParameters } from './parameters.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
 
@@ -51,7 +52,9 @@ async function htmlToText(html: string, parts: AttachmentPart[]): Promise<string
         const src = String(elem.attribs?.src ?? '');
         if (!src.toLowerCase().startsWith('cid:')) return;
         const part = byCid.get(src.slice(4));
-        builder.addInline(`[image: ${part?.filename?.replace(/[\]\r\n]/g, '') || src.slice(4)}]`);
+        // The same display name the note's inline_images entry gets.
+        const name = part ? displayName(part.filename, part.contentType) : displayName(src.slice(4), 'image/unknown');
+        builder.addInline(`[image: ${name.replace(/\]/g, '')}]`);
       },
     },
   });
