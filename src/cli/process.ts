@@ -11,6 +11,7 @@ import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
+import { Progress, StageTimes } from './progress.js';
 import { failedResult, resultOf, type Result } from './result.js';
 
 export interface ProcessOptions {
@@ -69,6 +70,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const out = await Output.create(opts, (id) => (store as Store | null)?.index.team(id)?.name);
   let count = 0;
   let failed = 0;
+  let lastFailure = '';
   let sinceCheckpoint = 0;
   let lastCheckpoint = Date.now();
   const started = Date.now();
@@ -87,9 +89,15 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
 
   const fail = async (raw: RawMessage, rule: string, status: string, message: string): Promise<Result> => {
     failed++;
+    lastFailure = `${status} ${message}`;
     const saved = opts.dryRun ? null : await quarantine(raw);
     return failedResult(raw.input, rule, status, message, saved, opts.dryRun);
   };
+
+  const times = new StageTimes();
+  const progress = await Progress.create(!opts.quiet, inputs);
+  out.around = progress;
+  let bytes = 0;
 
   const handle = async (raw: RawMessage): Promise<Result[]> => {
     if (raw.raw.length > config.maxMessageBytes) {
@@ -97,7 +105,9 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     }
     let email: InboundEmail;
     try {
+      const t0 = performance.now();
       email = await parseEmail(raw.raw, envelopeSender ?? raw.envelopeFrom ?? null);
+      times.add('parse', performance.now() - t0);
     } catch (err) {
       const why = err instanceof UnreadableMessageError ? err.message : `MIME parser: ${(err as Error)?.message ?? String(err)}`;
       return [await fail(raw, 'failed.unreadable', '5.6.0', `message could not be read as email: ${why}`)];
@@ -112,9 +122,13 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     store ??= await Store.open(paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
     const results: Result[] = [];
     for (const envelopeRecipient of envelopeRecipients.length ? envelopeRecipients : [null]) {
+      const t1 = performance.now();
       const decision = decide(email, store.index, { ...basePolicy, envelopeRecipient }, clock);
+      const t2 = performance.now();
+      times.add('decide', t2 - t1);
       decision.warnings.push(...clockWarnings);
       await store.apply(decision, !opts.dryRun);
+      times.add('store', performance.now() - t2);
       results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));
     }
     return results;
@@ -123,7 +137,11 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   try {
     for await (const raw of readInputs(inputs, { stdin: process.stdin })) {
       count++;
+      bytes += raw.raw.length;
+      const t = performance.now();
       for (const r of await handle(raw)) await out.result(r);
+      times.message(raw.input, performance.now() - t);
+      await progress?.update(count, bytes);
       if (++sinceCheckpoint >= CHECKPOINT_MESSAGES || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
         await (store as Store | null)?.checkpoint();
         sinceCheckpoint = 0;
@@ -135,11 +153,16 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     if (err instanceof InputError) throw new UsageError(err.message);
     throw err;
   } finally {
+    progress?.stop();
     await (store as Store | null)?.release();
-    await out.end((Date.now() - started) / 1000);
+    await out.end((Date.now() - started) / 1000, times);
   }
   // A single delivery that could not be read bounces (65); in a batch the summary counts it.
-  return count === 1 && failed === 1 ? EX.DATAERR : EX.OK;
+  if (count === 1 && failed === 1) {
+    process.stderr.write(`m4me: ${lastFailure}\n`); // the one line Postfix puts in the bounce
+    return EX.DATAERR;
+  }
+  return EX.OK;
 }
 
 /** Writes results in input order: JSON Lines, or the human rendering (with a summary for batches). */
@@ -151,7 +174,7 @@ class Output {
   private constructor(
     private opts: ProcessOptions,
     private render: ((r: Result) => string) | null,
-    private summary: ((c: Record<string, number>, n: number, s: number) => string) | null,
+    private summary: ((c: Record<string, number>, n: number, s: number, t: StageTimes) => string) | null,
   ) {}
 
   /** `teamName` resolves team IDs for the human rendering, once the store is open. */
@@ -176,13 +199,19 @@ class Output {
     const text = this.buffer.join('');
     this.buffer = [];
     this.size = 0;
-    if (!process.stdout.write(text)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+    this.around?.before();
+    const ok = process.stdout.write(text);
+    this.around?.after();
+    if (!ok) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
   }
 
-  async end(seconds: number): Promise<void> {
+  /** Set by the spinner, so results and the spinner line never mix on a terminal. */
+  around: { before(): void; after(): void } | null = null;
+
+  async end(seconds: number, times: StageTimes): Promise<void> {
     await this.flush();
     if (this.summary && this.total > 1 && !this.opts.quiet) {
-      process.stdout.write(`\n${this.summary(this.counts, this.total, seconds)}\n`);
+      process.stdout.write(`\n${this.summary(this.counts, this.total, seconds, times)}\n`);
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { StageTimes } from './progress.js';
 import chalk from 'chalk';
 import type { TraceEntry } from '../engine/types.js';
 import type { Result } from './result.js';
@@ -39,9 +40,16 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
   return lines.join('\n');
 }
 
-export function renderSummary(counts: Record<string, number>, total: number, seconds: number): string {
+export function renderSummary(counts: Record<string, number>, total: number, seconds: number, times?: StageTimes): string {
   const order = ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed'];
   const rate = seconds > 0 ? ` (${Math.round(total / seconds)} messages/s)` : '';
   const rows = order.map((o) => `  ${o.padEnd(16)} ${String(counts[o] ?? 0).padStart(7)}`);
-  return [`${chalk.bold(`${total} messages`)} in ${seconds.toFixed(1)} s${rate}`, ...rows].join('\n');
+  const lines = [`${chalk.bold(`${total} messages`)} in ${seconds.toFixed(1)} s${rate}`, ...rows];
+  if (times) {
+    const sum = times.totals.parse + times.totals.decide + times.totals.store || 1;
+    const pct = (ms: number) => `${Math.round((ms / sum) * 100)}%`;
+    lines.push(`  time: parsing ${pct(times.totals.parse)}, rules ${pct(times.totals.decide)}, store ${pct(times.totals.store)}`);
+    if (times.slowest) lines.push(`  slowest message: ${times.slowest.input} (${Math.round(times.slowest.ms)} ms)`);
+  }
+  return lines.join('\n');
 }
