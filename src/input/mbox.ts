@@ -13,6 +13,17 @@ function isFromLine(buf: Buffer, start: number, end: number): boolean {
   return end - start >= 5 && buf.compare(FROM_, 0, 5, start, start + 5) === 0;
 }
 
+/**
+ * A separator after the first message must look like one (`From sender Mon Mar  2 08:30:00 2026`):
+ * local(8) does not quote body lines when it pipes one message to a command, so a paragraph
+ * starting "From what I see" must stay text rather than cut the message in two.
+ */
+const ENVELOPE = /^From (?:\S+|"[^"]*"\S*)?[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ \t]+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{1,2}[ \t]+\d{1,2}:\d\d/i;
+
+function isSeparator(buf: Buffer, start: number, end: number): boolean {
+  return ENVELOPE.test(buf.toString('latin1', start, Math.min(end, start + 200)));
+}
+
 /** `>From `, `>>From `, …: mboxrd quoting (and mboxo's `>From `), undone by dropping one `>`. */
 function isQuotedFrom(buf: Buffer, start: number, end: number): boolean {
   let i = start;
@@ -54,7 +65,7 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
   const line = function* (buf: Buffer, start: number, end: number): Generator<MboxMessage> {
     // [start, end) includes the newline, if there is one.
     if (plain) { parts.push(buf.subarray(start, end)); return; }
-    if (previousBlank && isFromLine(buf, start, end)) {
+    if (previousBlank && isFromLine(buf, start, end) && (!started || isSeparator(buf, start, end))) {
       const done = finish();
       if (done) yield done;
       envelope = Buffer.from(buf.subarray(start, end));
