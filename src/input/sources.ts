@@ -82,6 +82,8 @@ async function* fromStream(stream: Readable, name: string): AsyncGenerator<RawMe
     pending = { input: n === 1 ? name : `mbox:${name}#${n}`, raw: m.raw, ...(m.envelopeFrom ? { envelopeFrom: m.envelopeFrom } : {}) };
   }
   if (pending) yield pending;
+  // Empty input is still a delivery (of an empty message): it is quarantined, never dropped.
+  else yield { input: name, raw: Buffer.alloc(0) };
 }
 
 /** `*.eml` in the folder, then a Maildir's `new/` and `cur/`, each in name order. */
