@@ -1,4 +1,4 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
@@ -22,12 +22,30 @@ export function storeProblems(data: unknown): string[] {
   const problems: string[] = [];
   if (!Array.isArray(obj.accounts)) problems.push('"accounts" is missing or not a list');
   for (const c of ARRAY_COLLECTIONS) {
-    if (c in obj && !Array.isArray(obj[c])) problems.push(`"${c}" is not a list`);
+    if (!(c in obj)) continue;
+    const list = obj[c];
+    if (!Array.isArray(list)) { problems.push(`"${c}" is not a list`); continue; }
+    const bad = list.findIndex((e) => typeof e !== 'object' || e === null || Array.isArray(e));
+    if (bad >= 0) problems.push(`"${c}"[${bad}] is not an object`);
+  }
+  if (Array.isArray(obj.accounts)) {
+    const bad = (obj.accounts as Record<string, unknown>[]).findIndex((a) => typeof a === 'object' && a !== null
+      && (typeof a.id !== 'string' || typeof a.email_policy !== 'object' || a.email_policy === null));
+    if (bad >= 0) problems.push(`"accounts"[${bad}] has no "id" or no "email_policy"`);
   }
   return problems;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Test-only fault injection (test/reliability): `M4ME_FAULT=write-store` makes every store
+ * write fail, `M4ME_FAULT=write-file` every attachment, outbox or quarantine file write (after
+ * half of the bytes, as a full disk does), both with ENOSPC. Unset in normal use.
+ */
+const FAULT = process.env.M4ME_FAULT;
+const injected = (): NodeJS.ErrnoException =>
+  Object.assign(new Error(`ENOSPC: no space left on device (M4ME_FAULT=${FAULT})`), { code: 'ENOSPC' });
 
 /**
  * The JSON file store: loaded once, indexed, changed in memory by `apply`, and written
@@ -38,6 +56,8 @@ export class Store {
   private unlock: (() => Promise<void>) | null = null;
   private compromised: Error | null = null;
   private dirty = false;
+  /** Attachment and outbox files written since the last checkpoint: removed if it never comes. */
+  private unsaved: string[] = [];
   index!: StoreIndex;
 
   private constructor(readonly paths: StorePaths, private db: Low<StoreData>) {}
@@ -140,7 +160,9 @@ export class Store {
       for (const f of decision.files) await this.writeBlob(f.sha256, f.content);
       if (decision.outgoing.length) await mkdir(this.paths.outbox, { recursive: true });
       for (const m of decision.outgoing) {
-        await atomicWrite(join(this.paths.outbox, outboxFileName(m)), renderOutgoing(m));
+        const path = join(this.paths.outbox, outboxFileName(m));
+        await atomicWrite(path, renderOutgoing(m));
+        this.unsaved.push(path);
       }
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
@@ -155,6 +177,7 @@ export class Store {
     } catch { /* not there yet */ }
     await mkdir(dirname(path), { recursive: true });
     await atomicWrite(path, content);
+    this.unsaved.push(path);
   }
 
   /** Writes the store if anything changed since the last checkpoint. */
@@ -164,14 +187,24 @@ export class Store {
     }
     if (!this.dirty) return;
     try {
+      if (FAULT === 'write-store') throw injected();
       await this.db.write();
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write store ${this.paths.store}: ${describeIoError(err)}; it was left as it was`);
     }
     this.dirty = false;
+    this.unsaved = [];
   }
 
+  /**
+   * Releases the lock. Files written for changes that never reached the store (a failed
+   * write, an error mid-batch) are removed first, so no reply for a request that does not
+   * exist waits in the outbox; a retry writes them again under the same names.
+   */
   async release(): Promise<void> {
+    const orphans = this.unsaved;
+    this.unsaved = [];
+    for (const path of orphans) await unlink(path).catch(() => undefined);
     const unlock = this.unlock;
     this.unlock = null;
     if (unlock) await unlock().catch(() => undefined);
@@ -186,8 +219,17 @@ export function blobPath(paths: StorePaths, sha256: string): string {
 
 export async function atomicWrite(path: string, content: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, content);
-  await rename(tmp, path);
+  try {
+    if (FAULT === 'write-file') {
+      await writeFile(tmp, content.slice(0, content.length >> 1));
+      throw injected();
+    }
+    await writeFile(tmp, content);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined); // never leave a partial file behind (disk full)
+    throw err;
+  }
 }
 
 export { TempFailure };
