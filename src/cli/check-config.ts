@@ -46,6 +46,10 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     }
     if (data !== undefined) {
       const shape = storeProblems(data);
+      if (!shape.length) {
+        const { storeSchemaProblems, storeReferenceProblems } = await import('./store-schema.js');
+        shape.push(...await storeSchemaProblems(data), ...storeReferenceProblems(data as never));
+      }
       for (const p of shape) problems.push(`store ${config.store}: ${p}`);
       if (!shape.length) say(true, `store ${config.store}`);
     }

@@ -1,0 +1,44 @@
+import { describe, expect, test } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { demoStoreFile, runCli, tempDir } from '../helpers/cli.js';
+
+describe('check-config', () => {
+  test('a good configuration and store: exit 0', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ store: 'store.json', mailDomain: ['mail.4me.com'] }));
+    const r = await runCli(['check-config'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`✓ store ${store}`);
+  });
+
+  test('every configuration problem with its key and what was expected: exit 78', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: 42, lockTimeoutMs: -1, colour: 'red' }));
+    const r = await runCli(['check-config'], { cwd: dir });
+    expect(r.code).toBe(78);
+    expect(r.stdout).toMatch(/mailDomain: expected a string or list of strings, got 42/);
+    expect(r.stdout).toMatch(/lockTimeoutMs: expected a non-negative integer, got -1/);
+    expect(r.stdout).toMatch(/colour: unknown key/);
+    expect(r.stderr).toMatch(/^m4me: 4\.3\.5 /);
+  });
+
+  test('store problems with their JSON path (schema and references): exit 78', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir, (s) => {
+      s.requests[0]!.created_at = 'yesterday';
+      (s.requests[1] as unknown as Record<string, unknown>).team = 'Network';
+      s.notes[0]!.record = { type: 'ticket' as never, id: 1 };
+      s.people.push({ ...s.people[0]! });
+      s.problems[0]!.id = 100001;
+    });
+    const r = await runCli(['check-config', '--store', store]);
+    expect(r.code).toBe(78);
+    expect(r.stdout).toMatch(/\/requests\/0\/created_at: must be an ISO 8601 time with offset/);
+    expect(r.stdout).toMatch(/\/requests\/1\/team: must be integer,null/);
+    expect(r.stdout).toMatch(/\/notes\/0\/record\/type: must be equal to one of the allowed values/);
+    expect(r.stdout).toMatch(/\/people\/10: person ID 1001 is used twice/);
+    expect(r.stdout).toMatch(/\/problems\/0: ID 100001 is also used by requests/);
+  });
+});
