@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
@@ -48,6 +48,7 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
       } else {
         await mkdir(join(config.outbox, 'sent'), { recursive: true });
         await rename(path, join(config.outbox, 'sent', f));
+        await unlink(`${path}.error`).catch(() => undefined);
         item.status = 'sent';
       }
     } else if (opts.send) {

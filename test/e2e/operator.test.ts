@@ -1,0 +1,96 @@
+/** The operator's commands: show, list, outbox (--send with a stand-in sendmail). */
+import { describe, expect, test } from '@jest/globals';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO_NOW, demoStoreFile, jsonLines, ROOT, runCli, tempDir } from '../helpers/cli.js';
+
+async function demoAfterReplay() {
+  const dir = tempDir();
+  const store = demoStoreFile(dir);
+  // The demo's own configuration (trusted authserv-id, alias, second domain), with this store.
+  const demo = JSON.parse(readFileSync(join(ROOT, 'samples', 'demo.m4merc.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'demo.json'), JSON.stringify({ ...demo, store: 'store.json' }));
+  await runCli(['process', '--quiet', '--config', join(dir, 'demo.json'), '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+  return { dir, store };
+}
+
+describe('show and list', () => {
+  test('show resolves names and lists notes with attachments; --json for scripts', async () => {
+    const { store } = await demoAfterReplay();
+    const r = await runCli(['show', 'request', '100049', '--store', store]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/request #100049: Scanner error with screenshot/);
+    expect(r.stdout).toMatch(/team\s+Service Desk \(#2001\)/);
+    expect(r.stdout).toMatch(/requested_by\s+Ellen Brown \(#1001\)/);
+    expect(r.stdout).toMatch(/attachment\s+scanner-log\.pdf \(application\/pdf, 67 bytes\)/);
+    expect(r.stdout).toMatch(/inline image screenshot\.png <shot1@widget\.example>/);
+    const j = await runCli(['show', 'problem', '100010', '--json', '--store', store]);
+    const shown = JSON.parse(j.stdout) as { record: { id: number }; notes: { text: string }[] };
+    expect(shown.record.id).toBe(100010);
+    expect(shown.notes.map((n) => n.text)).toContain('Queue length 1843 messages (warning above 1000).');
+  });
+
+  test('show of a missing record or a bad type', async () => {
+    const { store } = await demoAfterReplay();
+    const missing = await runCli(['show', 'request', '424242', '--store', store]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/424242/);
+    const bad = await runCli(['show', 'ticket', '1', '--store', store]);
+    expect(bad.code).toBe(64);
+  });
+
+  test('list filters by status, team, source and date, newest first', async () => {
+    const { store } = await demoAfterReplay();
+    const nagios = jsonLines((await runCli(['list', 'request', '--source', 'Nagios', '--json', '--store', store])).stdout) as unknown as { id: number; source: string }[];
+    expect(nagios.length).toBeGreaterThanOrEqual(4);
+    expect(nagios.every((q) => q.source === 'Nagios')).toBe(true);
+    expect(nagios.map((q) => q.id)).toEqual([...nagios.map((q) => q.id)].sort((a, b) => b - a));
+    const network = jsonLines((await runCli(['list', 'request', '--team', 'Network', '--json', '--store', store])).stdout) as unknown as { team: number }[];
+    expect(network.length).toBe(2);
+    expect(network.every((q) => q.team === 2002)).toBe(true);
+    const completed = jsonLines((await runCli(['list', 'request', '--status', 'completed', '--json', '--store', store])).stdout) as unknown as { id: number }[];
+    expect(completed.map((q) => q.id).sort()).toEqual([100004, 100053]);
+    const since = jsonLines((await runCli(['list', 'request', '--since', '2026-03-02', '--json', '--store', store])).stdout);
+    expect(since.length).toBe(13); // 100003 and the 12 created by the replay
+    const table = await runCli(['list', 'request', '--store', store]);
+    expect(table.stdout.split('\n')[0]).toMatch(/ID.*STATUS.*TEAM.*SUBJECT/i);
+  });
+});
+
+describe('outbox', () => {
+  test('lists, dry-runs, sends with the sendmail command and moves sent mail to sent/', async () => {
+    const { dir, store } = await demoAfterReplay();
+    const captured = join(dir, 'captured');
+    const fake = join(dir, 'fake-sendmail.sh');
+    writeFileSync(fake, `#!/bin/sh\necho "$@" >> ${captured}.args\ncat >> ${captured}\n`);
+    chmodSync(fake, 0o755);
+    const config = join(dir, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: `${fake} -t -i` }));
+    const queued = readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'));
+    expect(queued.length).toBe(12 + 5); // 12 acknowledgements, 5 Email Rejected replies
+
+    const list = jsonLines((await runCli(['outbox', '--json', '--config', config])).stdout) as unknown as { kind: string; status: string }[];
+    expect(list.filter((m) => m.kind === 'email_rejected')).toHaveLength(5);
+    const dry = await runCli(['outbox', '--send', '--dry-run', '--config', config]);
+    expect(dry.stdout).toMatch(/would send/);
+    expect(existsSync(captured)).toBe(false);
+
+    const sent = await runCli(['outbox', '--send', '--config', config]);
+    expect(sent.code).toBe(0);
+    expect(readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'))).toEqual([]);
+    expect(readdirSync(join(`${store}.outbox`, 'sent'))).toHaveLength(queued.length);
+    expect(readFileSync(`${captured}.args`, 'utf8').trim().split('\n')[0]).toBe('-t -i');
+    expect(readFileSync(captured, 'utf8').match(/^Auto-Submitted: auto-replied/gm)).toHaveLength(queued.length);
+  });
+
+  test('a failing sendmail keeps the message queued with its error, exit 75', async () => {
+    const { dir, store } = await demoAfterReplay();
+    const config = join(dir, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/false' }));
+    const r = await runCli(['outbox', '--send', '--config', config]);
+    expect(r.code).toBe(75);
+    const files = readdirSync(`${store}.outbox`);
+    expect(files.filter((f) => f.endsWith('.eml')).length).toBe(17);
+    expect(files.filter((f) => f.endsWith('.eml.error')).length).toBe(17);
+  });
+});
