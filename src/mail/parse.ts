@@ -197,7 +197,10 @@ export function parseAuthResults(value: string): AuthResult | null {
   const results: Record<string, string> = {};
   for (const part of resinfo) {
     const m = /^\s*([A-Za-z0-9_-]+)\s*=\s*([A-Za-z0-9_-]+)/.exec(part);
-    if (m) results[m[1]!.toLowerCase()] ??= m[2]!.toLowerCase();
+    if (!m) continue;
+    // A method given twice (dmarc=fail …; dmarc=pass …) keeps the other result: a pass never outvotes it.
+    const method = m[1]!.toLowerCase();
+    if ((results[method] ?? 'pass') === 'pass') results[method] = m[2]!.toLowerCase();
   }
   return { authservId, results };
 }
