@@ -6,11 +6,14 @@ export interface MboxMessage {
   envelopeFrom: string | undefined;
 }
 
-const FROM_ = Buffer.from('From ');
 const NL = 0x0a;
+const CR = 0x0d;
+const GT = 0x3e;
 
+/** `From ` at [start, end). */
 function isFromLine(buf: Buffer, start: number, end: number): boolean {
-  return end - start >= 5 && buf.compare(FROM_, 0, 5, start, start + 5) === 0;
+  return end - start >= 5 && buf[start] === 0x46 && buf[start + 1] === 0x72 && buf[start + 2] === 0x6f &&
+    buf[start + 3] === 0x6d && buf[start + 4] === 0x20;
 }
 
 /**
@@ -27,7 +30,7 @@ function isSeparator(buf: Buffer, start: number, end: number): boolean {
 /** `>From `, `>>From `, …: mboxrd quoting (and mboxo's `>From `), undone by dropping one `>`. */
 function isQuotedFrom(buf: Buffer, start: number, end: number): boolean {
   let i = start;
-  while (i < end && buf[i] === 0x3e) i++;
+  while (i < end && buf[i] === GT) i++;
   return i > start && isFromLine(buf, i, end);
 }
 
@@ -41,33 +44,54 @@ function envelopeSender(line: Buffer): string | undefined {
  * A `From ` line starts a message at the beginning of the stream or after a blank line (so
  * an unquoted `From ` inside a paragraph of mboxo stays text); the blank line before it
  * belongs to the separator and is dropped.
+ *
+ * Lines are only looked at, never copied: consecutive lines of a message are kept as one
+ * slice of the chunk they were read in, and a message is copied once, when it is complete.
  */
 export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): AsyncGenerator<MboxMessage> {
-  let parts: Buffer[] = [];
+  // The message being collected: finished slices, and the open run [runStart, runEnd) of runBuf.
+  let pieces: Buffer[] = [];
+  let runBuf: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
   let envelope: Buffer | null = null;
   let started = false;
   let previousBlank = true;
-  let carry: Buffer | null = null;
+  // The last line added (after unquoting): a blank one is the separator's, dropped at the end.
+  let lastLen = 0;
+  let lastFirst = -1;
   // A stream that does not open with a `From ` line is one plain message: never split it.
   let plain = false;
+  const ready: MboxMessage[] = [];
 
-  const finish = (): MboxMessage | null => {
-    if (!started) return null;
-    // The last line of a message is the blank line that precedes the next separator.
-    const last = parts[parts.length - 1];
-    if (!plain && last && (last.length === 1 || (last.length === 2 && last[0] === 0x0d))) parts.pop();
-    const raw = Buffer.concat(parts);
-    const message = { raw, envelopeFrom: envelope ? envelopeSender(envelope) : undefined };
-    parts = [];
-    return message;
+  const append = (buf: Buffer, start: number, end: number): void => {
+    if (runBuf === buf && runEnd === start) { runEnd = end; return; }
+    if (runBuf && runEnd > runStart) pieces.push(runBuf.subarray(runStart, runEnd));
+    runBuf = buf; runStart = start; runEnd = end;
   };
 
-  const line = function* (buf: Buffer, start: number, end: number): Generator<MboxMessage> {
-    // [start, end) includes the newline, if there is one.
-    if (plain) { parts.push(buf.subarray(start, end)); return; }
-    if (previousBlank && isFromLine(buf, start, end) && (!started || isSeparator(buf, start, end))) {
-      const done = finish();
-      if (done) yield done;
+  const finish = (): void => {
+    if (!started) return;
+    if (runBuf && runEnd > runStart) pieces.push(runBuf.subarray(runStart, runEnd));
+    runBuf = null;
+    // The last line of a message is the blank line that precedes the next separator.
+    if (!plain && lastLen > 0 && (lastLen === 1 || (lastLen === 2 && lastFirst === CR))) {
+      const tail = pieces[pieces.length - 1]!;
+      pieces[pieces.length - 1] = tail.subarray(0, tail.length - lastLen);
+    }
+    const raw = Buffer.concat(pieces);
+    ready.push({ raw, envelopeFrom: envelope ? envelopeSender(envelope) : undefined });
+    pieces = [];
+    lastLen = 0;
+    lastFirst = -1;
+  };
+
+  // One line [start, end) of buf, its newline included when there is one.
+  const line = (buf: Buffer, start: number, end: number): void => {
+    if (plain) { append(buf, start, end); return; }
+    const first = buf[start];
+    if (first === 0x46 && previousBlank && isFromLine(buf, start, end) && (!started || isSeparator(buf, start, end))) {
+      finish();
       envelope = Buffer.from(buf.subarray(start, end));
       started = true;
       previousBlank = false;
@@ -76,28 +100,50 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
     if (!started) {
       started = true;
       plain = true;
-      parts.push(buf.subarray(start, end));
+      append(buf, start, end);
       return;
     }
-    const body = isQuotedFrom(buf, start, end) ? buf.subarray(start + 1, end) : buf.subarray(start, end);
-    parts.push(body);
     const len = end - start;
-    previousBlank = len === 1 ? buf[start] === NL : len === 2 && buf[start] === 0x0d && buf[start + 1] === NL;
+    if (first === GT && isQuotedFrom(buf, start, end)) {
+      append(buf, start + 1, end);
+      lastLen = len - 1;
+      lastFirst = buf[start + 1]!;
+    } else {
+      append(buf, start, end);
+      lastLen = len;
+      lastFirst = first ?? -1;
+    }
+    previousBlank = len === 1 ? first === NL : len === 2 && first === CR && buf[start + 1] === NL;
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (carry) { buf = Buffer.concat([carry, buf]); carry = null; }
+  let carry: Buffer | null = null;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let pos = 0;
-    for (;;) {
-      const nl = buf.indexOf(NL, pos);
-      if (nl < 0) break;
-      yield* line(buf, pos, nl + 1);
+    if (carry) {
+      // The line begun in the previous chunk: joined into a buffer of its own.
+      const nl = buf.indexOf(NL);
+      if (nl < 0) { carry = Buffer.concat([carry, buf]); continue; }
+      const joined = Buffer.concat([carry, buf.subarray(0, nl + 1)]);
+      carry = null;
+      line(joined, 0, joined.length);
       pos = nl + 1;
     }
-    if (pos < buf.length) carry = buf.subarray(pos);
+    if (plain) {
+      if (pos < buf.length) append(buf, pos, buf.length);
+    } else {
+      for (;;) {
+        const nl = buf.indexOf(NL, pos);
+        if (nl < 0) break;
+        line(buf, pos, nl + 1);
+        pos = nl + 1;
+        if (plain) { if (pos < buf.length) append(buf, pos, buf.length); pos = buf.length; break; }
+      }
+      if (pos < buf.length) carry = buf.subarray(pos);
+    }
+    while (ready.length) yield ready.shift()!;
   }
-  if (carry) yield* line(carry, 0, carry.length);
-  const done = finish();
-  if (done) yield done;
+  if (carry) line(carry, 0, carry.length);
+  finish();
+  while (ready.length) yield ready.shift()!;
 }
