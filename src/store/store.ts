@@ -1,9 +1,9 @@
-import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import lockfile from 'proper-lockfile';
-import type { Decision } from '../engine/types.js';
+import type { Decision, OutgoingMail } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
 import { StoreIndex } from './indexes.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
@@ -160,13 +160,32 @@ export class Store {
       for (const f of decision.files) await this.writeBlob(f.sha256, f.content);
       if (decision.outgoing.length) await mkdir(this.paths.outbox, { recursive: true });
       for (const m of decision.outgoing) {
-        const path = join(this.paths.outbox, outboxFileName(m));
+        const path = await this.outboxPath(m);
         await atomicWrite(path, renderOutgoing(m));
         this.unsaved.push(path);
       }
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
     }
+  }
+
+  /** Outbox file names by their part after the time stamp (kind and Message-ID), read once. */
+  private outboxNames: Map<string, string> | null = null;
+
+  /**
+   * Where a reply goes: the file it already has when a killed run wrote it but not the store
+   * (named with that run's time stamp), so the retry overwrites it instead of doubling it.
+   */
+  private async outboxPath(m: OutgoingMail): Promise<string> {
+    const stable = (name: string) => name.replace(/^\d+-/, '');
+    if (!this.outboxNames) {
+      this.outboxNames = new Map();
+      for (const n of await readdir(this.paths.outbox)) this.outboxNames.set(stable(n), n);
+    }
+    const name = outboxFileName(m);
+    const existing = this.outboxNames.get(stable(name));
+    if (!existing) this.outboxNames.set(stable(name), name);
+    return join(this.paths.outbox, existing ?? name);
   }
 
   private async writeBlob(sha256: string, content: Buffer): Promise<void> {
