@@ -4,7 +4,7 @@
  *
  *   1. routing       which inbound address, which account or team          routing.ts
  *   2. duplicate     already processed for this address?                   (ledger)
- *   3. sender        X-4me-From override, then the Person of the sender    from-override.ts, sender.ts
+ *   3. sender        bounces, X-4me-From override, then the Person         bounce.ts, from-override.ts, sender.ts
  *   4. parameters    #name: value lines, if the sender is a Specialist     parameters.ts
  *   5. matching      notification reply, thread, source/sourceID, subject  matching.ts
  *   6. defaults      the new request's fields                              defaults.ts
@@ -14,6 +14,7 @@
 import type { InboundEmail } from '../mail/types.js';
 import type { Person, RecordRef } from '../store/schema.js';
 import type { MessageContext } from './context.js';
+import { mailSystemMessage } from './bounce.js';
 import { buildRequest } from './defaults.js';
 import { matchEvent } from './event-matching.js';
 import { checkFromOverride } from './from-override.js';
@@ -58,6 +59,9 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   const routing = route(recipient, policy, view, trace);
   if (!routing.ok) return reject(routing.rule, routing.reason);
   const { account, team } = routing;
+
+  const bounce = mailSystemMessage(email, trace);
+  if (bounce) return reject('reject.mail_system', `not a request: ${bounce}`);
 
   const override = checkFromOverride(email, account, policy, trace);
   if (override.use === 'reject') return reject('reject.from_override', `X-4me-From refused: ${override.reason}`);

@@ -195,3 +195,12 @@ for f in ["event-without-ci-same"]:
 c = json.load(open(os.path.join(D, "event-without-ci-same.json")))
 P("event-without-ci-other-text", "no #ci: other text → new request", ["#source: Nagios"], REQ(request={"id": 100042}), subject="Disk full on fs1", body="Disk / is 95% full", store=c["store"])
 P("event-without-ci-other-subject", "no #ci: other subject → new request", ["#source: Nagios"], REQ(), subject="Disk full on fs2", body="Disk / is 99% full", store=c["store"])
+
+# ---- mail from the mail system (bounces) ----
+DSN_BODY = '--b\nContent-Type: text/plain\n\nThis is the mail system at host mx.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; x@y.example\nAction: failed\nStatus: 5.1.1\n--b--\n'
+case("bounce-dsn", "a delivery status notification is no request, and gets no reply", REJ("reject.mail_system", rejection={"to": None}, trace=[["sender.mail_system", "matched"]]),
+     {"frm": "Mail Delivery System <MAILER-DAEMON@mx.widget.example>", "subject": "Undelivered Mail Returned to Sender", "ctype": 'multipart/report; report-type=delivery-status; boundary="b"', "body": DSN_BODY},
+     store=[{"path": "accounts[id=widget-it].email_policy.auto_create_people", "value": True}])
+case("bounce-null-sender", "a null envelope sender is a bounce", REJ("reject.mail_system", rejection={"to": None}), {"subject": "Returned mail"}, args=["--sender", ""])
+case("bounce-mailer-daemon", "From MAILER-DAEMON is no request even when people are auto-created", REJ("reject.mail_system", rejection={"to": None}), {"frm": "MAILER-DAEMON@mx.widget.example", "subject": "failure notice"},
+     store=[{"path": "accounts[id=widget-it].email_policy.auto_create_people", "value": True}])
