@@ -35,20 +35,22 @@ postfix postfix/mailname string localhost
 EOF
 
 export DEBIAN_FRONTEND=noninteractive
+LOG=$(mktemp /tmp/m4me-postfix-setup.XXXXXX.log)
 install_postfix() {
   timeout 600 apt-get install -y -q --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postfix
 }
 note "installing postfix with apt-get"
-if ! install_postfix >/tmp/m4me-postfix-setup.log 2>&1; then
+if ! install_postfix >"$LOG" 2>&1; then
   # A clean image often has no package lists yet.
   note "apt-get install failed; running apt-get update and trying again"
-  if ! { timeout 600 apt-get update -q && install_postfix; } >>/tmp/m4me-postfix-setup.log 2>&1; then
-    note "could not install postfix (log: /tmp/m4me-postfix-setup.log): the Postfix test will be skipped"
-    tail -n 5 /tmp/m4me-postfix-setup.log >&2
+  if ! { timeout 600 apt-get update -q && install_postfix; } >>"$LOG" 2>&1; then
+    note "could not install postfix (log: $LOG): the Postfix test will be skipped"
+    tail -n 5 "$LOG" >&2
     exit 0
   fi
 fi
+rm -f "$LOG"
 if [ -x /usr/sbin/postfix ]; then
   note "postfix installed ($(/usr/sbin/postconf -d -h mail_version 2>/dev/null || echo '?'))"
 else
