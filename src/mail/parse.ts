@@ -79,7 +79,8 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     messageId,
     key: messageId ?? `sha256:${createHash('sha256').update(head).digest('hex')}`,
     from,
-    envelopeSender: envelopeSender?.toLowerCase() ?? null,
+    // Without an envelope from the MTA, the Return-Path its delivery agent wrote (`<>` for a bounce).
+    envelopeSender: envelopeSender?.toLowerCase() ?? (header['return-path'] ? normaliseAddress(header['return-path'][0]!) : null),
     to: addresses(mail.to),
     cc: addresses(mail.cc),
     deliveredTo: (header['delivered-to'] ?? []).map(normaliseAddress).filter(Boolean),
