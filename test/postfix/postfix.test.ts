@@ -99,7 +99,7 @@ suite('Postfix end to end (README transport and alias)', () => {
   }
 
   /** Submits with sendmail(1); resolves with the queue ID Postfix gave it. */
-  async function submit(opts: { from: string; to: string; headers: Parameters<typeof eml>[0]; body?: string; extra?: string }): Promise<{ qid: string; id: string }> {
+  async function submit(opts: { from: string; to: string; headers: Parameters<typeof eml>[0]; body?: string }): Promise<{ qid: string; id: string }> {
     const id = opts.headers.id ?? `pf${++seq}.${Date.now()}@test.m4me`;
     const message = eml({ ...opts.headers, id }, opts.body ?? 'Sent through Postfix.\n');
     must(join(SBIN, 'sendmail'), ['-C', etc, '-i', '-f', opts.from, '--', opts.to], { input: message });
