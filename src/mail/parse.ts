@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { displayName } from './filename.js';
+import { htmlToTextModule, loadMailparser } from './mailparser.js';
 import { splitParameters } from './parameters.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
 
@@ -9,10 +10,10 @@ export class UnreadableMessageError extends Error {}
 
 const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
 
-let simpleParserPromise: Promise<typeof import('mailparser').simpleParser> | undefined;
+// mailparser is loaded on first use, through ./mailparser.ts (its CommonJS build, the rarely
+// needed parts deferred): a single delivery's start-up is mostly mailparser's.
 function loadParser() {
-  simpleParserPromise ??= import('mailparser').then((m) => m.simpleParser);
-  return simpleParserPromise;
+  return loadMailparser().simpleParser;
 }
 
 /** Parses raw bytes once into the plain value the engine works on. */
@@ -21,7 +22,7 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
   if (!HEADER_FIELD.test(head.toString('latin1').split(/\r?\n/, 1)[0] ?? '')) {
     throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
   }
-  const simpleParser = await loadParser();
+  const simpleParser = loadParser();
   const mail = await simpleParser(raw, {
     skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
     checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
@@ -36,11 +37,9 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
   return email;
 }
 
-let converter: Promise<typeof import('html-to-text').convert> | undefined;
-
 /** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
 async function htmlToText(html: string, parts: AttachmentPart[]): Promise<string> {
-  const convert = await (converter ??= import('html-to-text').then((m) => m.convert));
+  const { convert } = htmlToTextModule();
   const byCid = new Map(parts.filter((p) => p.contentId).map((p) => [p.contentId!, p]));
   return convert(html, {
     wordwrap: false,
