@@ -93,13 +93,13 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     fullText: tidy(body),
     attachments: mail.attachments.map((a): AttachmentPart => ({
       filename: a.filename ?? null,
-      contentType: a.contentType,
+      contentType: typeOf(a),
       size: a.size,
       content: a.content,
       sha256: a.checksum,
       ...uudecoded(a),
       contentId: a.cid ?? null,
-      inline: a.contentType.startsWith('image/') &&
+      inline: typeOf(a).startsWith('image/') &&
         ((a.related ?? false) || a.contentDisposition === 'inline' || (!!a.cid && html.includes(`cid:${a.cid}`))),
     })),
     authResults: (header['authentication-results'] ?? []).map(parseAuthResults).filter((r): r is AuthResult => !!r),
@@ -115,6 +115,10 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     size: raw.length,
   };
 }
+
+/** An empty `Content-Type:` header leaves mailparser's contentType `false`. */
+const typeOf = (a: ParsedMail['attachments'][number]): string =>
+  (typeof a.contentType === 'string' && a.contentType) || 'application/octet-stream';
 
 /**
  * mailparser passes a `Content-Transfer-Encoding: x-uuencode` part through undecoded: decode
