@@ -214,6 +214,17 @@ describe('attachment shapes', () => {
     expect(second.filename).toMatch(/^attachment\.[a-z0-9]+$/);
   });
 
+  test('a part with an empty Content-Type header is an application/octet-stream attachment (found by fuzzing)', async () => {
+    const raw = message({ id: 'empty-type@widget.example' }, multipart('mixed', [
+      text('Odd part below.'), { headers: ['Content-Type:', 'Content-Disposition: attachment; filename="odd.dat"'], body: 'odd bytes' },
+    ]));
+    const { line, store, run } = await processMessage(raw);
+    expect(run.code).toBe(0);
+    expect(line.outcome).toBe('request_created');
+    const note = storedNote(store, line.note);
+    expectStored(store, note.attachments[0], Buffer.from('odd bytes'), 'odd.dat', 'application/octet-stream');
+  });
+
   test('more than 20 attachments: the first 20 are kept, the rest dropped with a warning naming them', async () => {
     const parts: Part[] = [text('Twenty-two files.')];
     for (let i = 1; i <= 22; i++) parts.push(file(`file number ${i}\n`, { type: 'text/plain', filename: `file-${String(i).padStart(2, '0')}.txt` }));
