@@ -1,5 +1,5 @@
 import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import lockfile from 'proper-lockfile';
@@ -209,6 +209,8 @@ export class Store {
       if (FAULT === 'write-store') throw injected();
       await this.db.write();
     } catch (err) {
+      // lowdb (steno) writes `.<name>.tmp` and renames it: on a full disk a partial one stays.
+      await unlink(join(dirname(this.paths.store), `.${basename(this.paths.store)}.tmp`)).catch(() => undefined);
       throw new TempFailure(ioStatus(err), `cannot write store ${this.paths.store}: ${describeIoError(err)}; it was left as it was`);
     }
     this.dirty = false;
