@@ -112,7 +112,9 @@ export class Store {
       await this.db.read();
     } catch (err) {
       if (err instanceof SyntaxError) {
-        throw new TempFailure('4.3.5', `store ${this.paths.store} is not valid JSON (${err.message}); it was left untouched`);
+        // The parser quotes the text it choked on: keep the stderr status to one line.
+        const why = err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+        throw new TempFailure('4.3.5', `store ${this.paths.store} is not valid JSON (${why}); it was left untouched`);
       }
       throw new TempFailure(ioStatus(err), `cannot read store ${this.paths.store}: ${describeIoError(err)}`);
     }
