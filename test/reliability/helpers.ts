@@ -54,8 +54,8 @@ export function startCli(args: string[], env?: Record<string, string>): ChildPro
 }
 
 /** Runs the CLI as another user (root only): how a permission test still means something as root. */
-export function runCliAs(uid: number, gid: number, args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(), uid, gid, input: '' });
+export function runCliAs(uid: number, gid: number, args: string[], stdin: string | Buffer = ''): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(), uid, gid, input: stdin });
   return { code: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 }
 
