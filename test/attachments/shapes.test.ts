@@ -126,6 +126,17 @@ describe('attachment shapes', () => {
     expectStored(store, note.attachments[0], PNG, 'photo.png', 'image/png');
   });
 
+  test('a non-image part with Content-Disposition: inline (a PDF) is an attachment, not an inline image', async () => {
+    const raw = message({ id: 'pdf-inline@widget.example' }, multipart('mixed', [
+      text('PDF shown inline by my client.'),
+      file(PDF, { type: 'application/pdf', filename: 'inline.pdf', disposition: 'inline' }),
+    ]));
+    const { line, store } = await processMessage(raw);
+    const note = storedNote(store, line.note);
+    expect(note.inline_images).toEqual([]);
+    expectStored(store, note.attachments[0], PDF, 'inline.pdf', 'application/pdf');
+  });
+
   test('a forwarded message (message/rfc822) is attached whole, its own attachment not unpacked', async () => {
     const inner = message({ id: 'inner@widget.example', subject: 'Original problem report', from: 'Beatrice Baldwin <beatrice.baldwin@widget.example>' },
       multipart('mixed', [text('The original text.'), file(CSV, { type: 'text/csv', filename: 'inner.csv' })]));
