@@ -1,24 +1,82 @@
 import type { EventFields, StoreView } from '../engine/types.js';
 import {
-  COLLECTION, RECORD_TYPES,
+  ARRAY_COLLECTIONS, COLLECTION, RECORD_TYPES,
   type Account, type AutoReply, type ConfigurationItem, type FirstLineSupportAgreement, type InboundEntry, type Note,
   type Notification, type Organization, type OtherRecord, type Person, type RecordRef, type RecordType, type Request,
   type RequestTemplate, type ServiceInstance, type StoreData, type Team, type WorkflowTemplate,
 } from './schema.js';
+import { CountMap, ListMap, ValueMap } from './lookups.js';
+import { type RowReader, Table } from './table.js';
 
 type AnyRecord = Request | OtherRecord;
+export type Collection = typeof ARRAY_COLLECTIONS[number];
+type Row = Record<string, unknown>;
+export type Tables = Record<Collection, Table<Row>>;
+
 const NONE: readonly never[] = Object.freeze([]);
 const k = (...parts: (string | number | null | undefined)[]) => parts.map((p) => p ?? '').join('\u0000');
 const lower = (s: string | null | undefined) => (s ?? '').trim().toLowerCase();
+
+/** Collections whose rows are all kept parsed: the reference data every message looks up. */
+export const RESIDENT: ReadonlySet<Collection> = new Set<Collection>([
+  'accounts', 'people', 'teams', 'organizations', 'service_instances', 'configuration_items',
+  'first_line_support_agreements', 'workflow_templates', 'request_templates',
+]);
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value); else map.set(key, [value]);
 }
 
+/** The lookups over the big collections, by row position: what a saved index holds. */
+interface Lookups {
+  records: Record<RecordType, ValueMap<number, number>>;
+  recordsBySourceKey: ListMap<string>;
+  messageRequests: ValueMap<string, RecordRef>;
+  notes: ListMap<string>;
+  notifications: ValueMap<string, number>;
+  ledger: ValueMap<string, number>;
+  events: ListMap<string>;
+  subjects: ListMap<string>;
+  replies: CountMap<string>;
+}
+
+/** Collections whose rows the lookups index. */
+const INDEXED: readonly Collection[] = [...RECORD_TYPES.map((t) => COLLECTION[t]), 'notes', 'notifications', 'inbound', 'auto_replies'];
+
+/**
+ * The lookups as saved beside a large store: each map's entries as JSON text (parsed when
+ * first used), and how many rows of each collection they cover. Rows added after that are
+ * indexed again when the store is opened, so saving after a delivery need not serialise
+ * the maps again.
+ */
+export interface SavedLookups {
+  rows: Partial<Record<Collection, number>>;
+  maxRecordId: number;
+  maxNoteId: number;
+  sections: Record<string, string>;
+}
+
+/** Rows added since the saved maps beyond which saving serialises the maps again. */
+const RESAVE_ROWS = 512;
+
+/** Tables (and saved lookups, if any) to build an index over, instead of store data in memory. */
+export class IndexSource {
+  constructor(readonly tables: Tables, readonly saved: SavedLookups | null) {}
+}
+
+/** Tables over the arrays of store data held in memory; `reader` reads rows once they are in a file. */
+export function tablesOf(data: StoreData, reader: RowReader | null): Tables {
+  const t = {} as Tables;
+  for (const c of ARRAY_COLLECTIONS) t[c] = new Table<Row>(c, (data[c] ?? []) as unknown as Row[], reader, RESIDENT.has(c));
+  return t;
+}
+
 /**
  * Every lookup the engine makes, built once from the store and kept current as decisions
- * are applied, so that no message costs a scan of the store.
+ * are applied, so that no message costs a scan of the store. The big collections (records,
+ * notes, notifications, the inbound ledger) are indexed by row position in their `Table`,
+ * and a row is parsed only when a lookup returns it.
  */
 export class StoreIndex implements StoreView {
   private accounts = new Map<string, Account>();
@@ -39,37 +97,38 @@ export class StoreIndex implements StoreView {
   private agreements = new Map<string, FirstLineSupportAgreement>();
   private workflowTemplates = new Map<number, WorkflowTemplate>();
   private requestTemplates = new Map<number, RequestTemplate>();
-  private records = new Map<RecordType, Map<number, AnyRecord>>();
-  private recordsBySourceKey = new Map<string, AnyRecord[]>();
-  private notifications = new Map<string, Notification>();
-  private messageRequests = new Map<string, RecordRef>();
-  private notes = new Map<string, Note[]>();
-  private ledger = new Map<string, InboundEntry>();
-  private events = new Map<string, Request[]>();
-  private subjects = new Map<string, Request[]>();
-  private replies = new Map<string, number>();
+  private maxPersonId = 0;
   private maxRecordId = 99999;
   private maxNoteId = 900000;
-  private maxPersonId = 0;
+  private saved: SavedLookups | null = null;
+  private x: Lookups;
+  readonly tables: Tables;
 
-  constructor(data: StoreData) {
-    for (const a of data.accounts) this.accounts.set(a.id, a);
-    for (const p of data.people) this.addPerson(p);
-    for (const t of data.teams) {
-      this.teams.set(t.id, t);
-      if (t.email_local_part) this.teamsByLocal.set(k(t.account, lower(t.email_local_part)), t);
-      if (!this.teamsByName.has(k(t.account, lower(t.name)))) this.teamsByName.set(k(t.account, lower(t.name)), t);
-      for (const m of t.members ?? []) push(this.memberTeams, m, t);
+  /**
+   * From store data in memory (every row parsed), or from tables and, when the store was
+   * saved with them, its lookups (rows read from the file when asked for).
+   */
+  constructor(data: StoreData | IndexSource) {
+    this.tables = data instanceof IndexSource ? data.tables : tablesOf(data, null);
+    const t = this.tables;
+    const all = <T>(c: Collection) => t[c].all() as unknown as T[];
+    for (const a of all<Account>('accounts')) this.accounts.set(a.id, a);
+    for (const p of all<Person>('people')) this.indexPerson(p);
+    for (const team of all<Team>('teams')) {
+      this.teams.set(team.id, team);
+      if (team.email_local_part) this.teamsByLocal.set(k(team.account, lower(team.email_local_part)), team);
+      if (!this.teamsByName.has(k(team.account, lower(team.name)))) this.teamsByName.set(k(team.account, lower(team.name)), team);
+      for (const m of team.members ?? []) push(this.memberTeams, m, team);
     }
-    for (const o of data.organizations) {
+    for (const o of all<Organization>('organizations')) {
       this.organizations.set(o.id, o);
       this.organizationsByName.set(k(o.account, lower(o.name)), o);
     }
-    for (const s of data.service_instances) {
+    for (const s of all<ServiceInstance>('service_instances')) {
       this.services.set(s.id, s);
       this.servicesByName.set(k(s.account, lower(s.name)), s);
     }
-    for (const c of data.configuration_items) {
+    for (const c of all<ConfigurationItem>('configuration_items')) {
       this.cis.set(c.id, c);
       this.cisByLabel.set(k(c.account, lower(c.label)), c);
       if (c.software && c.name) this.cisByLabel.set(k(c.account, lower(c.name)), c);
@@ -78,53 +137,127 @@ export class StoreIndex implements StoreView {
         push(this.cisBySourceKey, k(c.account, '\u0001any', c.sourceID), c);
       }
     }
-    for (const f of data.first_line_support_agreements) {
+    for (const f of all<FirstLineSupportAgreement>('first_line_support_agreements')) {
       for (const covered of f.covers ?? []) if (!this.agreements.has(covered)) this.agreements.set(covered, f);
     }
-    for (const w of data.workflow_templates) this.workflowTemplates.set(w.id, w);
-    for (const r of data.request_templates) this.requestTemplates.set(r.id, r);
-    for (const type of RECORD_TYPES) {
-      this.records.set(type, new Map());
-      for (const r of (data[COLLECTION[type]] ?? []) as AnyRecord[]) this.addRecord(type, r);
+    for (const w of all<WorkflowTemplate>('workflow_templates')) this.workflowTemplates.set(w.id, w);
+    for (const r of all<RequestTemplate>('request_templates')) this.requestTemplates.set(r.id, r);
+
+    const saved = data instanceof IndexSource ? data.saved : null;
+    const text = (name: string) => saved?.sections[name] ?? null;
+    this.x = {
+      records: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ValueMap<number, number>(text(`records.${type}`))])) as Lookups['records'],
+      recordsBySourceKey: new ListMap(text('recordsBySourceKey')), messageRequests: new ValueMap(text('messageRequests')),
+      notes: new ListMap(text('notes')), notifications: new ValueMap(text('notifications')), ledger: new ValueMap(text('ledger')),
+      events: new ListMap(text('events')), subjects: new ListMap(text('subjects')), replies: new CountMap(text('replies')),
+    };
+    if (saved) {
+      this.maxRecordId = saved.maxRecordId;
+      this.maxNoteId = saved.maxNoteId;
+      this.saved = saved;
     }
-    for (const n of data.notes) this.addNote(n);
-    for (const n of data.notifications) this.addNotification(n);
-    for (const e of data.inbound) this.addInbound(e);
-    for (const r of data.auto_replies ?? []) this.addAutoReply(r);
+    // Every row (or, from a saved index, every row added since it was saved), in the same order.
+    const from = (c: Collection) => saved?.rows[c] ?? 0;
+    for (const type of RECORD_TYPES) {
+      const table = t[COLLECTION[type]];
+      for (let i = from(COLLECTION[type]); i < table.count; i++) this.indexRecord(type, i, table.get(i) as AnyRecord);
+    }
+    for (let i = from('notes'); i < t.notes.count; i++) this.indexNote(i, t.notes.get(i) as unknown as Note);
+    for (let i = from('notifications'); i < t.notifications.count; i++) this.indexNotification(i, t.notifications.get(i) as unknown as Notification);
+    for (let i = from('inbound'); i < t.inbound.count; i++) this.indexInbound(i, t.inbound.get(i) as unknown as InboundEntry);
+    for (let i = from('auto_replies'); i < t.auto_replies.count; i++) this.indexAutoReply(t.auto_replies.get(i) as unknown as AutoReply);
   }
 
+  // ---- changes (Store.apply) ----
+
   addPerson(p: Person): void {
+    this.tables.people.push(p as unknown as Row);
+    this.indexPerson(p);
+  }
+
+  addRecord(type: RecordType, r: AnyRecord): void {
+    this.indexRecord(type, this.tables[COLLECTION[type]].push(r as Row), r);
+  }
+
+  addNote(n: Note): void { this.indexNote(this.tables.notes.push(n as unknown as Row), n); }
+  addNotification(n: Notification): void { this.indexNotification(this.tables.notifications.push(n as unknown as Row), n); }
+  addInbound(e: InboundEntry): void { this.indexInbound(this.tables.inbound.push(e as unknown as Row), e); }
+  addAutoReply(r: AutoReply): void {
+    this.tables.auto_replies.push(r as unknown as Row);
+    this.indexAutoReply(r);
+  }
+
+  /** A note updates its record's `updated_at`, as the platform does. */
+  touchRecord(ref: RecordRef, updatedAt: string): void {
+    const pos = this.x.records[ref.type]?.get(ref.id);
+    if (pos === undefined) return;
+    const table = this.tables[COLLECTION[ref.type]];
+    const rec = table.get(pos);
+    if (!('updated_at' in rec)) return;
+    rec.updated_at = updatedAt;
+    table.touched(pos, rec);
+  }
+
+  /**
+   * The lookups as saved beside a large store: the maps as they were read, when few rows were
+   * added since (those are indexed again on opening), else every map serialised anew.
+   */
+  saveLookups(): SavedLookups {
+    const rows: Partial<Record<Collection, number>> = {};
+    let added = 0;
+    for (const c of INDEXED) {
+      rows[c] = this.tables[c].count;
+      added += this.tables[c].count - (this.saved?.rows[c] ?? 0);
+    }
+    const maps: [string, { savedText: string | null; toText(): string }][] = [
+      ...RECORD_TYPES.map((type) => [`records.${type}`, this.x.records[type]] as [string, ValueMap<number, number>]),
+      ['recordsBySourceKey', this.x.recordsBySourceKey], ['messageRequests', this.x.messageRequests], ['notes', this.x.notes],
+      ['notifications', this.x.notifications], ['ledger', this.x.ledger], ['events', this.x.events],
+      ['subjects', this.x.subjects], ['replies', this.x.replies],
+    ];
+    if (this.saved && added <= RESAVE_ROWS && maps.every(([, m]) => m.savedText !== null)) return this.saved;
+    const sections: Record<string, string> = {};
+    for (const [name, m] of maps) sections[name] = m.toText();
+    return { rows, maxRecordId: this.maxRecordId, maxNoteId: this.maxNoteId, sections };
+  }
+
+  private indexPerson(p: Person): void {
     this.people.set(p.id, p);
     if (p.primary_email) push(this.byPrimary, lower(p.primary_email), p);
     for (const e of p.emails ?? []) push(this.byOther, lower(e), p);
     if (p.id > this.maxPersonId) this.maxPersonId = p.id;
   }
 
-  addRecord(type: RecordType, r: AnyRecord): void {
-    this.records.get(type)!.set(r.id, r);
+  private indexRecord(type: RecordType, pos: number, r: AnyRecord): void {
+    const x = this.x;
+    x.records[type].set(r.id, pos);
     if (r.id > this.maxRecordId) this.maxRecordId = r.id;
-    if (r.source && r.sourceID) push(this.recordsBySourceKey, k(type, r.source, r.sourceID), r);
+    if (r.source && r.sourceID) x.recordsBySourceKey.push(k(type, r.source, r.sourceID), pos);
     if (type !== 'request') return;
     const req = r as Request;
-    if (req.message_id) this.messageRequests.set(req.message_id, { type: 'request', id: req.id });
-    push(this.events, eventKey(req), req);
-    push(this.subjects, subjectKey(req), req);
+    if (req.message_id) x.messageRequests.set(req.message_id, { type: 'request', id: req.id });
+    x.events.push(eventKey(req), pos);
+    x.subjects.push(subjectKey(req), pos);
   }
 
-  addNote(n: Note): void {
-    push(this.notes, k(n.record.type, n.record.id), n);
+  private indexNote(pos: number, n: Note): void {
+    const x = this.x;
+    x.notes.push(k(n.record.type, n.record.id), pos);
     if (n.id > this.maxNoteId) this.maxNoteId = n.id;
-    if (n.message_id && n.record.type === 'request' && !this.messageRequests.has(n.message_id)) {
-      this.messageRequests.set(n.message_id, n.record);
-    }
+    if (n.message_id && n.record.type === 'request') x.messageRequests.setIfAbsent(n.message_id, n.record);
   }
 
-  addNotification(n: Notification): void { this.notifications.set(n.message_id, n); }
-  addInbound(e: InboundEntry): void { this.ledger.set(e.key, e); }
-  addAutoReply(r: AutoReply): void {
-    const key = k(lower(r.to), r.sent_at.slice(0, 10));
-    this.replies.set(key, (this.replies.get(key) ?? 0) + 1);
+  private indexNotification(pos: number, n: Notification): void { this.x.notifications.set(n.message_id, pos); }
+  private indexInbound(pos: number, e: InboundEntry): void { this.x.ledger.set(e.key, pos); }
+  private indexAutoReply(r: AutoReply): void { this.x.replies.add(k(lower(r.to), r.sent_at.slice(0, 10)), 1); }
+
+  private rows<T>(c: Collection, positions: readonly number[] | undefined): readonly T[] {
+    if (!positions) return NONE;
+    const table = this.tables[c];
+    return positions.map((i) => table.get(i) as unknown as T);
   }
+
+  // ---- lookups (StoreView) ----
 
   account(id: string) { return this.accounts.get(id); }
   person(id: number) { return this.people.get(id); }
@@ -148,17 +281,26 @@ export class StoreIndex implements StoreView {
   requestTemplate(id: number) { return this.requestTemplates.get(id); }
   record(type: 'request', id: number): Request | undefined;
   record(type: RecordType, id: number): AnyRecord | undefined;
-  record(type: RecordType, id: number) { return this.records.get(type)?.get(id); }
-  recordsBySource(type: RecordType, source: string, sourceID: string) {
-    return this.recordsBySourceKey.get(k(type, source, sourceID)) ?? NONE;
+  record(type: RecordType, id: number) {
+    const pos = this.x.records[type]?.get(id);
+    return pos === undefined ? undefined : this.tables[COLLECTION[type]].get(pos) as AnyRecord;
   }
-  notification(messageId: string) { return this.notifications.get(messageId); }
-  requestOfMessage(messageId: string) { return this.messageRequests.get(messageId); }
-  notesOf(ref: RecordRef) { return this.notes.get(k(ref.type, ref.id)) ?? NONE; }
-  inbound(key: string) { return this.ledger.get(key); }
-  requestsByEvent(e: EventFields) { return this.events.get(eventKey(e)) ?? NONE; }
-  requestsBySubject(e: EventFields) { return this.subjects.get(subjectKey(e)) ?? NONE; }
-  autoRepliesTo(address: string, day: string) { return this.replies.get(k(lower(address), day)) ?? 0; }
+  recordsBySource(type: RecordType, source: string, sourceID: string) {
+    return this.rows<AnyRecord>(COLLECTION[type], this.x.recordsBySourceKey.get(k(type, source, sourceID)));
+  }
+  notification(messageId: string) {
+    const pos = this.x.notifications.get(messageId);
+    return pos === undefined ? undefined : this.tables.notifications.get(pos) as unknown as Notification;
+  }
+  requestOfMessage(messageId: string) { return this.x.messageRequests.get(messageId); }
+  notesOf(ref: RecordRef) { return this.rows<Note>('notes', this.x.notes.get(k(ref.type, ref.id))); }
+  inbound(key: string) {
+    const pos = this.x.ledger.get(key);
+    return pos === undefined ? undefined : this.tables.inbound.get(pos) as unknown as InboundEntry;
+  }
+  requestsByEvent(e: EventFields) { return this.rows<Request>('requests', this.x.events.get(eventKey(e))); }
+  requestsBySubject(e: EventFields) { return this.rows<Request>('requests', this.x.subjects.get(subjectKey(e))); }
+  autoRepliesTo(address: string, day: string) { return this.x.replies.get(k(lower(address), day)) ?? 0; }
   nextRecordId() { return this.maxRecordId + 1; }
   nextNoteId() { return this.maxNoteId + 1; }
   nextPersonId() { return this.maxPersonId + 1; }
@@ -170,3 +312,4 @@ function eventKey(e: Pick<EventFields, 'account' | 'source' | 'requested_for' | 
 function subjectKey(e: Pick<EventFields, 'account' | 'source' | 'requested_for' | 'subject'>): string {
   return k(e.account, e.source, e.requested_for, e.subject.trim());
 }
+

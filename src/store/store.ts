@@ -1,13 +1,13 @@
 import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
+import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Decision, OutgoingMail } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
+import { StoreFile } from './file.js';
 import { StoreIndex } from './indexes.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
+import type { Table } from './table.js';
 
 export interface StorePaths { store: string; outbox: string; files: string }
 
@@ -48,9 +48,10 @@ const injected = (): NodeJS.ErrnoException =>
   Object.assign(new Error(`ENOSPC: no space left on device (M4ME_FAULT=${FAULT})`), { code: 'ENOSPC' });
 
 /**
- * The JSON file store: loaded once, indexed, changed in memory by `apply`, and written
- * atomically (temp file + rename, by lowdb's writer) by `checkpoint`, under a lock file
- * that every m4me process respects.
+ * The JSON file store: opened once (./file.ts: read whole, or through the index saved beside
+ * a large store), indexed (./indexes.ts), changed in memory by `apply`, and written atomically
+ * (temp file + rename; unchanged rows copied, not re-serialised) by `checkpoint`, under a
+ * lock file that every m4me process respects.
  */
 export class Store {
   private unlock: (() => Promise<void>) | null = null;
@@ -60,14 +61,18 @@ export class Store {
   private unsaved: string[] = [];
   index!: StoreIndex;
 
-  private constructor(readonly paths: StorePaths, private db: Low<StoreData>) {}
+  private constructor(readonly paths: StorePaths, private file: StoreFile) {}
 
-  get data(): StoreData { return this.db.data; }
+  /** The whole store as plain data (every row parsed: for commands that list whole collections). */
+  get data(): StoreData {
+    const data = this.file.values();
+    for (const c of ARRAY_COLLECTIONS) data[c] = (this.index.tables[c] as Table).all();
+    return data as StoreData;
+  }
 
   /** Opens the store; with `lockTimeoutMs` it first takes the lock, waiting up to that long. */
   static async open(paths: StorePaths, opts: { lock: boolean; lockTimeoutMs: number }): Promise<Store> {
-    const file = new DataFile<StoreData>(paths.store, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) });
-    const store = new Store(paths, new Low(file, null as unknown as StoreData));
+    const store = new Store(paths, new StoreFile(paths.store));
     let st;
     try {
       st = await stat(paths.store);
@@ -108,23 +113,22 @@ export class Store {
   }
 
   private async load(): Promise<void> {
+    let source;
     try {
-      await this.db.read();
+      source = this.file.open(storeProblems).source;
     } catch (err) {
       if (err instanceof SyntaxError) {
         // The parser quotes the text it choked on: keep the stderr status to one line.
         const why = err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
         throw new TempFailure('4.3.5', `store ${this.paths.store} is not valid JSON (${why}); it was left untouched`);
       }
+      const problems = (err as { problems?: string[] }).problems;
+      if (problems) {
+        throw new TempFailure('4.3.5', `store ${this.paths.store} is not an m4me store: ${problems.join('; ')}; it was left untouched`);
+      }
       throw new TempFailure(ioStatus(err), `cannot read store ${this.paths.store}: ${describeIoError(err)}`);
     }
-    const problems = storeProblems(this.db.data);
-    if (problems.length) {
-      throw new TempFailure('4.3.5', `store ${this.paths.store} is not an m4me store: ${problems.join('; ')}; it was left untouched`);
-    }
-    const data = this.db.data as unknown as Record<string, unknown>;
-    for (const c of ARRAY_COLLECTIONS) data[c] ??= [];
-    this.index = new StoreIndex(this.db.data);
+    this.index = new StoreIndex(source);
   }
 
   /**
@@ -137,24 +141,17 @@ export class Store {
       await this.writeFiles(decision);
       this.dirty = true;
     }
-    const data = this.db.data;
-    if (decision.person) { data.people.push(decision.person); this.index.addPerson(decision.person); }
-    if (decision.request) { data.requests.push(decision.request); this.index.addRecord('request', decision.request); }
-    if (decision.note) { data.notes.push(decision.note); this.index.addNote(decision.note); }
-    if (decision.note && decision.record) this.touch(decision);
-    for (const n of decision.notifications) { data.notifications.push(n); this.index.addNotification(n); }
+    const ix = this.index;
+    if (decision.person) ix.addPerson(decision.person);
+    if (decision.request) ix.addRecord('request', decision.request);
+    if (decision.note) ix.addNote(decision.note);
+    // A note updates its record's `updated_at`, as the platform does.
+    if (decision.note && decision.record) ix.touchRecord(decision.record, decision.note.created_at);
+    for (const n of decision.notifications) ix.addNotification(n);
     for (const m of decision.outgoing) {
-      const reply = { message_id: m.messageId, to: m.to, kind: m.kind, sent_at: m.date, in_reply_to: m.inReplyTo };
-      data.auto_replies.push(reply);
-      this.index.addAutoReply(reply);
+      ix.addAutoReply({ message_id: m.messageId, to: m.to, kind: m.kind, sent_at: m.date, in_reply_to: m.inReplyTo });
     }
-    if (decision.inbound) { data.inbound.push(decision.inbound); this.index.addInbound(decision.inbound); }
-  }
-
-  /** A note updates its record's `updated_at`, as the platform does. */
-  private touch(decision: Decision): void {
-    const rec = this.index.record(decision.record!.type, decision.record!.id);
-    if (rec && 'updated_at' in rec) rec.updated_at = decision.note!.created_at;
+    if (decision.inbound) ix.addInbound(decision.inbound);
   }
 
   private async writeFiles(decision: Decision): Promise<void> {
@@ -208,11 +205,10 @@ export class Store {
     }
     if (!this.dirty) return;
     try {
-      if (FAULT === 'write-store') throw injected();
-      await this.db.write();
+      // Nothing to write when the file already holds exactly this (a duplicate, say).
+      if (this.file.needsWrite) this.file.write(FAULT === 'write-store' ? () => { throw injected(); } : undefined);
     } catch (err) {
-      // lowdb (steno) writes `.<name>.tmp` and renames it: on a full disk a partial one stays.
-      await unlink(join(dirname(this.paths.store), `.${basename(this.paths.store)}.tmp`)).catch(() => undefined);
+      // The temporary file (`.<name>.tmp`) is removed by the writer: a full disk keeps no partial one.
       throw new TempFailure(ioStatus(err), `cannot write store ${this.paths.store}: ${describeIoError(err)}; it was left as it was`);
     }
     this.dirty = false;
@@ -228,6 +224,10 @@ export class Store {
     const orphans = this.unsaved;
     this.unsaved = [];
     for (const path of orphans) await unlink(path).catch(() => undefined);
+    // For the next process: the index of a large store, saved while the lock is still held
+    // (and only when the file holds every change: after an error it is left as it was).
+    if (this.unlock && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
+    this.file.close();
     const unlock = this.unlock;
     this.unlock = null;
     if (unlock) await unlock().catch(() => undefined);
