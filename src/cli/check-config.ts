@@ -33,7 +33,7 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) say(false, `${err.file ?? 'configuration'}: ${p}`);
-    process.stderr.write(`m4me: 4.3.5 invalid configuration ${err.file ?? ''} (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+    process.stderr.write(`4.3.5 m4me: invalid configuration ${err.file ?? ''} (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
     return EX.CONFIG;
   }
   try {
@@ -63,7 +63,7 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
   }
   for (const p of problems) say(false, p);
   if (problems.length) {
-    process.stderr.write(`m4me: 4.3.5 ${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);
+    process.stderr.write(`4.3.5 m4me: ${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);
     return EX.CONFIG;
   }
   return EX.OK;

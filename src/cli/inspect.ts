@@ -39,7 +39,7 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
   const store = await openForReading(opts);
   const record = store.index.record(t, Number(id));
   if (!record) {
-    process.stderr.write(`m4me: 5.1.1 no ${t} with ID ${id}\n`);
+    process.stderr.write(`5.1.1 m4me: no ${t} with ID ${id}\n`);
     return 1;
   }
   const notes: readonly Note[] = store.index.notesOf({ type: t, id: record.id });

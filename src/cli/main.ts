@@ -129,16 +129,16 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EX.USAGE; // help and version exit 0; the message is already printed
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`m4me: 5.5.4 ${err.message}\n`);
+      process.stderr.write(`5.5.4 m4me: ${err.message}\n`);
       return EX.USAGE;
     }
     if (err instanceof TempFailure) {
-      process.stderr.write(`m4me: ${err.status} ${err.message}\n`);
+      process.stderr.write(`${err.status} m4me: ${err.message}\n`);
       return EX.TEMPFAIL;
     }
     // An unexpected fault is still a temporary failure: the MTA keeps the message and retries.
     const e = err as Error;
-    process.stderr.write(`m4me: 4.3.0 internal error: ${e?.message ?? String(err)}\n`);
+    process.stderr.write(`4.3.0 m4me: internal error: ${e?.message ?? String(err)}\n`);
     if (process.env.M4ME_DEBUG) process.stderr.write(`${e?.stack}\n`);
     return EX.TEMPFAIL;
   }

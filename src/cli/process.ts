@@ -159,7 +159,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   }
   // A single delivery that could not be read bounces (65); in a batch the summary counts it.
   if (count === 1 && failed === 1) {
-    process.stderr.write(`m4me: ${lastFailure}\n`); // the one line Postfix puts in the bounce
+    process.stderr.write(`${lastFailure.replace(' ', ' m4me: ')}\n`); // the one line Postfix puts in the bounce
     return EX.DATAERR;
   }
   return EX.OK;

@@ -21,7 +21,7 @@ describe('check-config', () => {
     expect(r.stdout).toMatch(/mailDomain: expected a string or list of strings, got 42/);
     expect(r.stdout).toMatch(/lockTimeoutMs: expected a non-negative integer, got -1/);
     expect(r.stdout).toMatch(/colour: unknown key/);
-    expect(r.stderr).toMatch(/^m4me: 4\.3\.5 /);
+    expect(r.stderr).toMatch(/^4\.3\.5 m4me: /);
   });
 
   test('store problems with their JSON path (schema and references): exit 78', async () => {

@@ -123,7 +123,7 @@ describe('command line errors', () => {
     writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: 42 }));
     const r = await runCli(['process'], { cwd: dir, stdin: eml({}) });
     expect(r.code).toBe(75);
-    expect(r.stderr).toMatch(/^m4me: 4\.3\.5 .*mailDomain/);
+    expect(r.stderr).toMatch(/^4\.3\.5 m4me: .*mailDomain/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 

@@ -19,7 +19,7 @@ function expectCheckConfigNames(run: Run, store: string, problem: RegExp) {
   expect(run.code).toBe(78);
   const line = run.stdout.split('\n').find((l) => l.startsWith(`✗ store ${store}:`));
   expect(line).toMatch(problem);
-  expectOneStatusLine(run.stderr, /^m4me: 4\.3\.5 \d+ problems? found/);
+  expectOneStatusLine(run.stderr, /^4\.3\.5 m4me: \d+ problems? found/);
 }
 
 const cases: [string, string | Buffer, RegExp, RegExp][] = [
@@ -41,7 +41,7 @@ describe('corrupt or foreign store', () => {
     writeFileSync(store, content);
     const run = await runCli(processArgs(store), { stdin: message });
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, new RegExp(`^m4me: 4\\.3\\.5 store ${store} .*${problem.source}.*it was left untouched`));
+    expectOneStatusLine(run.stderr, new RegExp(`^4\\.3\\.5 m4me: store ${store} .*${problem.source}.*it was left untouched`));
     expect(run.stdout).toBe('');
     expect(readFileSync(store).equals(Buffer.from(content))).toBe(true);
     expect(filesUnder(dir)).toEqual(['store.json']); // no lock left, no outbox, attachment or quarantine
@@ -55,7 +55,7 @@ describe('corrupt or foreign store', () => {
     writeFileSync(join(store, 'keep.txt'), 'mine');
     const run = await runCli(processArgs(store), { stdin: message });
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, /^m4me: 4\.3\.5 store .* is not a file/);
+    expectOneStatusLine(run.stderr, /^4\.3\.5 m4me: store .* is not a file/);
     expect(filesUnder(dir)).toEqual(['store.json/keep.txt']);
     expect(readFileSync(join(store, 'keep.txt'), 'utf8')).toBe('mine');
     expectCheckConfigNames(await runCli(['check-config', '--store', store]), store, /is a directory/);
@@ -82,7 +82,7 @@ describe('corrupt or foreign store', () => {
     try {
       const r = await run(processArgs(store), message);
       expect(r.code).toBe(75);
-      expectOneStatusLine(r.stderr, /^m4me: 4\.3\.0 cannot read store .*permission denied/);
+      expectOneStatusLine(r.stderr, /^4\.3\.0 m4me: cannot read store .*permission denied/);
       expect(filesUnder(dir)).toEqual(['store.json']);
       expectCheckConfigNames(await run(['check-config', '--store', store]), store, /permission denied/);
     } finally {

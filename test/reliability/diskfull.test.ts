@@ -42,7 +42,7 @@ describe('disk full / I/O error (fault hook)', () => {
 
     const run = await deliver(store, message, { M4ME_FAULT: 'write-file' });
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, /^m4me: 4\.3\.1 cannot write beside store .*no space left on device/);
+    expectOneStatusLine(run.stderr, /^4\.3\.1 m4me: cannot write beside store .*no space left on device/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(filesUnder(dir)).toEqual(['store.json']); // not even the half-written temp file
 
@@ -50,7 +50,7 @@ describe('disk full / I/O error (fault hook)', () => {
     // bouncing it (65) would lose it.
     const garbage = await deliver(store, Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 0, 3]), { M4ME_FAULT: 'write-file' });
     expect(garbage.code).toBe(75);
-    expectOneStatusLine(garbage.stderr, /^m4me: 4\.3\.1 cannot save unreadable message to quarantine/);
+    expectOneStatusLine(garbage.stderr, /^4\.3\.1 m4me: cannot save unreadable message to quarantine/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(filesUnder(dir)).toEqual(['store.json']);
 
@@ -65,7 +65,7 @@ describe('disk full / I/O error (fault hook)', () => {
 
     const run = await deliver(store, message, { M4ME_FAULT: 'write-store' });
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, /^m4me: 4\.3\.1 cannot write store .*no space left on device.*left as it was/);
+    expectOneStatusLine(run.stderr, /^4\.3\.1 m4me: cannot write store .*no space left on device.*left as it was/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     // The acknowledgement and the attachment were written before the store: both are gone,
     // so `m4me outbox --send` never acknowledges a request that does not exist.
@@ -75,7 +75,7 @@ describe('disk full / I/O error (fault hook)', () => {
     const batch = [1, 2, 3].map((i) => `From ellen.brown@widget.example Mon Mar  2 08:00:00 2026\n${eml({ id: `batch${i}@t`, subject: `Batch ${i}` })}\n`).join('');
     const batchRun = await deliver(store, batch, { M4ME_FAULT: 'write-store' });
     expect(batchRun.code).toBe(75);
-    expectOneStatusLine(batchRun.stderr, /^m4me: 4\.3\.1 cannot write store/);
+    expectOneStatusLine(batchRun.stderr, /^4\.3\.1 m4me: cannot write store/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(filesUnder(dir)).toEqual(['store.json']);
 
@@ -113,7 +113,7 @@ describe('disk full (a real tmpfs)', () => {
     const big = mailWithAttachment('tmpfs-big@t', Buffer.alloc(2_000_000, 5));
     const run = await deliver(store, big);
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, /^m4me: 4\.3\.1 cannot write beside store .*no space left on device/);
+    expectOneStatusLine(run.stderr, /^4\.3\.1 m4me: cannot write beside store .*no space left on device/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(filesUnder(fs.dir)).toEqual(['store.json']); // the partial attachment was removed
 
@@ -124,7 +124,7 @@ describe('disk full (a real tmpfs)', () => {
     const small = eml({ id: 'tmpfs-small@t', subject: 'Disk almost full' }, `${'The printer is broken. '.repeat(200)}\n`);
     const full = await deliver(store, small);
     expect(full.code).toBe(75);
-    expectOneStatusLine(full.stderr, /^m4me: 4\.3\.1 cannot write store .*no space left on device/);
+    expectOneStatusLine(full.stderr, /^4\.3\.1 m4me: cannot write store .*no space left on device/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(filesUnder(fs.dir)).toEqual(['filler', 'store.json']);
 

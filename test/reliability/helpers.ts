@@ -80,12 +80,12 @@ export async function until(check: () => boolean, ms: number, what: string): Pro
 
 export const mtimeMs = (path: string) => statSync(path).mtimeMs;
 
-/** The one stderr line every failure prints: `m4me: ` and an RFC 3463 status. */
+/** The one stderr line every failure prints: an RFC 3463 status, then `m4me: ` and what happened. */
 export function expectOneStatusLine(stderr: string, status: RegExp): string {
   const lines = stderr.split('\n').filter((l) => l.trim());
   if (lines.length !== 1) throw new Error(`expected one stderr line, got ${lines.length}:\n${stderr}`);
   const line = lines[0]!;
-  if (!/^m4me: [245]\.\d{1,3}\.\d{1,3} /.test(line) || !status.test(line)) throw new Error(`unexpected stderr line: ${line}`);
+  if (!/^[245]\.\d{1,3}\.\d{1,3} m4me: /.test(line) || !status.test(line)) throw new Error(`unexpected stderr line: ${line}`);
   return line;
 }
 

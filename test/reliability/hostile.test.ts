@@ -44,11 +44,11 @@ async function single(stdin: Buffer, reason: RegExp) {
 
 describe('hostile input', () => {
   test('an empty message on stdin: quarantined (empty), 65', async () => {
-    await single(Buffer.alloc(0), /^m4me: 5\.6\.0 message could not be read as email: empty message/);
+    await single(Buffer.alloc(0), /^5\.6\.0 m4me: message could not be read as email: empty message/);
   });
 
   test('binary garbage without headers on stdin: quarantined byte for byte, 65', async () => {
-    await single(garbage(64 * 1024), /^m4me: 5\.6\.0 message could not be read as email: no header fields/);
+    await single(garbage(64 * 1024), /^5\.6\.0 m4me: message could not be read as email: no header fields/);
   });
 
   test('in a batch: the run goes on, exit 0, failures quarantined and counted', async () => {

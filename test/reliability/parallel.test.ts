@@ -58,7 +58,7 @@ describe('parallel deliveries and the store lock', () => {
       await release();
     }
     expect(run.code).toBe(75);
-    expectOneStatusLine(run.stderr, /^m4me: 4\.3\.0 .*locked by another m4me process/);
+    expectOneStatusLine(run.stderr, /^4\.3\.0 m4me: .*locked by another m4me process/);
     expect(run.stdout).toBe('');
     expect(readFileSync(store).equals(bytes)).toBe(true);
     // No attachment, reply or quarantine file either: nothing at all beside the store.
@@ -94,7 +94,7 @@ describe('parallel deliveries and the store lock', () => {
     const config = writeConfig(dir, { store: './store.json', lockTimeoutMs: 500 });
     const blocked = await runCli(['process', '--json', '--config', config], { stdin: eml({ id: 'stale@t', subject: 'Before the crash' }) });
     expect(blocked.code).toBe(75);
-    expectOneStatusLine(blocked.stderr, /^m4me: 4\.3\.0 .*locked/);
+    expectOneStatusLine(blocked.stderr, /^4\.3\.0 m4me: .*locked/);
     expect(readFileSync(store).equals(bytes)).toBe(true);
 
     // Not refreshed for longer than `stale` (15 s; aged here instead of waiting): taken over.

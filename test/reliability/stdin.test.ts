@@ -46,7 +46,7 @@ describe('stdin edge cases', () => {
     const bytes = readFileSync(store);
     const run = await deliver(store, '');
     expect(run.code).toBe(65);
-    expectOneStatusLine(run.stderr, /^m4me: 5\.6\.0 .*empty message/);
+    expectOneStatusLine(run.stderr, /^5\.6\.0 m4me: .*empty message/);
     expect(readdirSync(`${store}.quarantine`).map((f) => statSync(join(`${store}.quarantine`, f)).size)).toEqual([0]);
     expect(readFileSync(store).equals(bytes)).toBe(true);
   });
@@ -107,7 +107,7 @@ describe('stdin edge cases', () => {
     const big = messageOfSize(max + 1, 'too-big@t');
     const run = await deliver(store, big);
     expect(run.code).toBe(65);
-    expectOneStatusLine(run.stderr, /^m4me: 5\.3\.4 message of 52428801 bytes is larger than maxMessageBytes 52428800/);
+    expectOneStatusLine(run.stderr, /^5\.3\.4 m4me: message of 52428801 bytes is larger than maxMessageBytes 52428800/);
     const [result] = jsonLines(run.stdout);
     expect(result!.outcome).toBe('failed');
     expect(sha256(readFileSync(result!.error!.quarantined!))).toBe(sha256(big));
