@@ -23,7 +23,7 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
     throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
   }
   const simpleParser = loadParser();
-  const mail = await simpleParser(raw, {
+  const mail = await simpleParser(utf8Headers(raw, head), {
     skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
     checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
   });
@@ -35,6 +35,22 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
     Object.assign(email, { parameters, text: tidy(text), fullText: tidy(body) });
   }
   return email;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Raw 8-bit header bytes are read as UTF-8 by the parser; bytes that are not UTF-8 are
+ * taken as Latin-1 (what such legacy mail almost always is), instead of becoming U+FFFD.
+ */
+function utf8Headers(raw: Buffer, head: Buffer): Buffer {
+  if (!head.some((b) => b > 0x7f)) return raw;
+  try {
+    strictUtf8.decode(head);
+    return raw;
+  } catch {
+    return Buffer.concat([Buffer.from(head.toString('latin1'), 'utf8'), raw.subarray(head.length)]);
+  }
 }
 
 /** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
@@ -76,7 +92,8 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
   const html = typeof mail.html === 'string' ? mail.html : '';
   return {
     messageId,
-    key: messageId ?? `sha256:${createHash('sha256').update(head).digest('hex')}`,
+    // Line ends normalised, so the same message from a CRLF and an LF hop gets the same key.
+    key: messageId ?? `sha256:${createHash('sha256').update(head.toString('latin1').replace(/\r\n/g, '\n')).digest('hex')}`,
     from,
     // Without an envelope from the MTA, the Return-Path its delivery agent wrote (`<>` for a bounce).
     envelopeSender: envelopeSender?.toLowerCase() ?? (header['return-path'] ? normaliseAddress(header['return-path'][0]!) : null),

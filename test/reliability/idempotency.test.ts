@@ -57,6 +57,9 @@ describe('idempotency', () => {
     const again = await deliver(store, `From ellen.brown@widget.example  Mon Mar  2 08:30:00 2026\n${message}`);
     expect(jsonLines(again.stdout)[0]!.outcome).toBe('duplicate');
     expect(readFileSync(store).equals(bytes)).toBe(true);
+    // The same message after a hop that turned its line ends into CRLF: the same key.
+    const crlf = await deliver(store, message.replace(/\n/g, '\r\n'));
+    expect(jsonLines(crlf.stdout)[0]!.outcome).toBe('duplicate');
     // A different message without Message-ID is not mistaken for it.
     const other = await deliver(store, eml({ id: '', subject: 'Another one without Message-ID' }));
     expect(jsonLines(other.stdout)[0]!.outcome).toBe('request_created');

@@ -84,10 +84,10 @@ describe('stdin edge cases', () => {
     const utf8 = await created(store, Buffer.from(`From: Jürgen Größ <ellen.brown@widget.example>\nTo: widget-it@mail.4me.com\nSubject: Drucker im 3. Stock — kaputt ☹\nMessage-ID: <utf8@t>\n\nGrüße\n`, 'utf8'));
     expect(utf8.request!.subject).toBe('Drucker im 3. Stock — kaputt ☹');
     expect(utf8.note!.text).toBe('Grüße');
-    // latin1 bytes are not UTF-8: still processed (the bytes that are not UTF-8 become U+FFFD).
+    // latin1 header bytes are not UTF-8: they are read as Latin-1.
     const latin1 = await created(store, Buffer.from(`${HEAD}Subject: Drucker kaputt, Grüße\nMessage-ID: <latin1@t>\n\nGrüße\n`, 'latin1'));
     expect(latin1.outcome).toBe('request_created');
-    expect(latin1.request!.subject).toMatch(/^Drucker kaputt, Gr.+e$/);
+    expect(latin1.request!.subject).toBe('Drucker kaputt, Grüße');
     const data = readStore(store); // parses
     expect(data.requests.filter((r) => ['nul@t', 'utf8@t', 'latin1@t'].includes(r.message_id ?? ''))).toHaveLength(3);
   });
