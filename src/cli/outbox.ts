@@ -24,6 +24,15 @@ function sendmail(command: string, message: Buffer): Promise<string | null> {
   });
 }
 
+async function recordedReplies(store: string): Promise<Set<string>> {
+  try {
+    const data = JSON.parse(await readFile(store, 'utf8')) as { auto_replies?: { message_id?: string }[] };
+    return new Set((data.auto_replies ?? []).map((r) => r.message_id ?? ''));
+  } catch (err) {
+    throw new TempFailure('4.3.5', `cannot read store ${store} to check the outbox against it: ${describeIoError(err)}`);
+  }
+}
+
 export async function runOutbox(opts: { store?: string; config?: string; send: boolean; dryRun: boolean; json: boolean }): Promise<number> {
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
   let files: string[];
@@ -33,13 +42,20 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TempFailure('4.3.0', `cannot read outbox ${config.outbox}: ${describeIoError(err)}`);
     files = [];
   }
+  // Only mail the store has recorded is sent: a reply written by a run that was killed before
+  // its store write stays queued until the retry records (and rewrites) it.
+  const recorded = opts.send ? await recordedReplies(config.store) : null;
   let failures = 0;
   for (const f of files) {
     const path = join(config.outbox, f);
     const message = await readFile(path);
     const text = message.toString('utf8');
     const item = { file: path, to: header(text, 'To'), subject: header(text, 'Subject'), kind: header(text, 'X-M4me-Kind'), status: 'queued', error: null as string | null };
-    if (opts.send && !opts.dryRun) {
+    const messageId = header(text, 'Message-ID').replace(/^<|>$/g, '');
+    if (recorded && !recorded.has(messageId)) {
+      item.status = 'held';
+      item.error = 'not recorded in the store (yet): the delivery that wrote it did not finish; it is sent once a retry records it';
+    } else if (opts.send && !opts.dryRun) {
       item.error = await sendmail(config.sendmail, message);
       if (item.error) {
         failures++;

@@ -83,6 +83,20 @@ describe('outbox', () => {
     expect(readFileSync(captured, 'utf8').match(/^Auto-Submitted: auto-replied/gm)).toHaveLength(queued.length);
   });
 
+  test('a reply the store never recorded (its run was killed) is held, not sent', async () => {
+    const { dir, store } = await demoAfterReplay();
+    const orphan = join(`${store}.outbox`, '20260302090000-acknowledgement-orphan.eml');
+    writeFileSync(orphan, 'From: widget-it@mail.4me.com\r\nTo: x@y.example\r\nMessage-ID: <m4me.notify.999999.0@mail.4me.com>\r\nX-M4me-Kind: acknowledgement\r\n\r\nhi\r\n');
+    const config = join(dir, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/true' }));
+    const r = await runCli(['outbox', '--send', '--json', '--config', config]);
+    expect(r.code).toBe(0);
+    const items = jsonLines(r.stdout) as unknown as { file: string; status: string }[];
+    expect(items.find((i) => i.file === orphan)!.status).toBe('held');
+    expect(items.filter((i) => i.status === 'sent')).toHaveLength(17);
+    expect(existsSync(orphan)).toBe(true);
+  });
+
   test('a failing sendmail keeps the message queued with its error, exit 75', async () => {
     const { dir, store } = await demoAfterReplay();
     const config = join(dir, 'm4me.json');
