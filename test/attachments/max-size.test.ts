@@ -29,7 +29,8 @@ describe('maxMessageBytes', () => {
     const r = await runCli(args(), { stdin: raw });
     expect(r.code).toBe(65);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/5\.3\.4 message of \d+ bytes is larger than maxMessageBytes 4096/);
+    // CONTRACT §6: the line starts with the RFC 3463 status.
+    expect(r.stderr).toMatch(/^5\.3\.4 .*message of \d+ bytes is larger than maxMessageBytes 4096/);
     const [line] = jsonLines(r.stdout);
     expect(line).toMatchObject({ outcome: 'failed', rule: 'failed.too_large', record: null, error: { status: '5.3.4' } });
     // Unparsed: no Message-ID was read from it.
