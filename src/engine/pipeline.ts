@@ -115,9 +115,8 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
 
   const extra: Partial<Decision> = { request, files: p.files, ...newPerson, ...(note ? { note } : {}) };
   if (policy.acknowledgements) {
-    const to = autoReplyAddress(email, policy, view, clock, trace);
-    if (to) {
-      const ackTo = override.use ? sender.primary_email : to;
+    const ackTo = autoReplyAddress(email, policy, view, clock, trace, override.use ? sender.primary_email : undefined);
+    if (ackTo) {
       const ack = acknowledgement(email, request, ackTo, recipient.endsWith(`@${domain}`) ? recipient : `noreply@${domain}`, domain, clock);
       extra.outgoing = [ack];
       extra.notifications = [{ message_id: ack.messageId, record, to: ackTo, sent_at: ack.date }];

@@ -13,9 +13,13 @@ const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').sl
  * RFC 3834 loop protection: whether an automatic reply may go to the sender of this mail.
  * Returns the address to reply to, or null with the reason in the trace.
  */
-export function autoReplyAddress(email: InboundEmail, policy: Policy, view: StoreView, clock: Clock, trace: Trace): string | null {
+export function autoReplyAddress(
+  email: InboundEmail, policy: Policy, view: StoreView, clock: Clock, trace: Trace,
+  /** Who the reply goes to, when not the From address (the X-4me-From person). */
+  recipient?: string,
+): string | null {
   const rule = 'reply.loop_protection';
-  const to = email.from?.address ?? '';
+  const to = recipient ?? email.from?.address ?? '';
   const env = email.envelopeSender;
   const auto = email.headers.autoSubmitted?.trim().toLowerCase();
   const precedence = email.headers.precedence?.trim().toLowerCase();
