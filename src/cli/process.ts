@@ -3,9 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { decide } from '../engine/pipeline.js';
 import type { Clock, Policy } from '../engine/types.js';
+import { readAhead } from '../input/ahead.js';
 import { InputError, readInputs } from '../input/sources.js';
 import type { RawMessage } from '../input/types.js';
 import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
+import { ParsePool } from '../mail/parse-pool.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
@@ -26,6 +28,10 @@ export interface ProcessOptions {
   clock?: string;
   quiet: boolean;
 }
+
+/** How far a batch reads (and parses) ahead of the message being decided. */
+const AHEAD_MESSAGES = 64;
+const AHEAD_BYTES = 32 << 20;
 
 /** Checkpoint (atomic write of the store) at least this often in a batch. */
 const CHECKPOINT_MESSAGES = 2000;
@@ -106,7 +112,8 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     let email: InboundEmail;
     try {
       const t0 = performance.now();
-      email = await parseEmail(raw.raw, envelopeSender ?? raw.envelopeFrom ?? null);
+      const sender = envelopeSender ?? raw.envelopeFrom ?? null;
+      email = await ((pool as ParsePool | null)?.take(raw, raw.raw, sender) ?? parseEmail(raw.raw, sender));
       times.add('parse', performance.now() - t0);
     } catch (err) {
       const why = err instanceof UnreadableMessageError ? err.message : `MIME parser: ${(err as Error)?.message ?? String(err)}`;
@@ -134,8 +141,23 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     return results;
   };
 
+  // From the second message on (a batch), messages read ahead are parsed in a worker thread
+  // while the main thread decides earlier ones (and parses those no worker got to): parsing
+  // and deciding run on two cores. The first message (a single delivery) is parsed here,
+  // without starting any thread.
+  let pool: ParsePool | null = null;
+  const messages = readAhead(readInputs(inputs, { stdin: process.stdin }), {
+    maxItems: AHEAD_MESSAGES, maxBytes: AHEAD_BYTES, size: (raw) => raw.raw.length,
+    started: (raw, index) => {
+      if (index === 0 || raw.raw.length > config.maxMessageBytes) return;
+      pool ??= new ParsePool();
+      pool.offer(raw, raw.raw, envelopeSender ?? raw.envelopeFrom ?? null);
+    },
+    abort: inputs.length === 0 || inputs.includes('-') ? () => process.stdin.destroy() : undefined,
+  });
+
   try {
-    for await (const raw of readInputs(inputs, { stdin: process.stdin })) {
+    for await (const raw of messages) {
       count++;
       bytes += raw.raw.length;
       const t = performance.now();
@@ -154,6 +176,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     throw err;
   } finally {
     progress?.stop();
+    await (pool as ParsePool | null)?.close();
     await (store as Store | null)?.release();
     await out.end((Date.now() - started) / 1000, times);
   }

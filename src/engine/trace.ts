@@ -16,7 +16,14 @@ export class Trace {
   }
 }
 
-/** ISO 8601 with an explicit offset, as the store keeps times. */
+let lastMs = NaN;
+let lastIso = '';
+
+/** ISO 8601 with an explicit offset, as the store keeps times. (The clock's time is asked for many times: the last one is kept.) */
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace('.000Z', '+00:00').replace('Z', '+00:00');
+  if (ms === lastMs) return lastIso;
+  const iso = new Date(ms).toISOString().replace('.000Z', '+00:00').replace('Z', '+00:00');
+  lastMs = ms;
+  lastIso = iso;
+  return iso;
 }

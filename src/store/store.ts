@@ -1,4 +1,5 @@
-import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Decision, OutgoingMail } from '../engine/types.js';
@@ -138,7 +139,7 @@ export class Store {
    */
   async apply(decision: Decision, persist = true): Promise<void> {
     if (persist) {
-      await this.writeFiles(decision);
+      this.writeFiles(decision);
       this.dirty = true;
     }
     const ix = this.index;
@@ -154,13 +155,15 @@ export class Store {
     if (decision.inbound) ix.addInbound(decision.inbound);
   }
 
-  private async writeFiles(decision: Decision): Promise<void> {
+  // Small files, one after the other: written synchronously, which takes a batch a fraction
+  // of the CPU time (and none of the thread pool's hand-offs) that the asynchronous calls do.
+  private writeFiles(decision: Decision): void {
     try {
-      for (const f of decision.files) await this.writeBlob(f.sha256, f.content);
-      if (decision.outgoing.length) await mkdir(this.paths.outbox, { recursive: true });
+      for (const f of decision.files) this.writeBlob(f.sha256, f.content);
+      if (decision.outgoing.length) this.folder(this.paths.outbox);
       for (const m of decision.outgoing) {
-        const path = await this.outboxPath(m);
-        await atomicWrite(path, renderOutgoing(m));
+        const path = this.outboxPath(m);
+        atomicWriteSync(path, renderOutgoing(m));
         this.unsaved.push(path);
       }
     } catch (err) {
@@ -175,11 +178,11 @@ export class Store {
    * Where a reply goes: the file it already has when a killed run wrote it but not the store
    * (named with that run's time stamp), so the retry overwrites it instead of doubling it.
    */
-  private async outboxPath(m: OutgoingMail): Promise<string> {
+  private outboxPath(m: OutgoingMail): string {
     const stable = (name: string) => name.replace(/^\d+-/, '');
     if (!this.outboxNames) {
       this.outboxNames = new Map();
-      for (const n of await readdir(this.paths.outbox)) this.outboxNames.set(stable(n), n);
+      for (const n of readdirSync(this.paths.outbox)) this.outboxNames.set(stable(n), n);
     }
     const name = outboxFileName(m);
     const existing = this.outboxNames.get(stable(name));
@@ -187,15 +190,23 @@ export class Store {
     return join(this.paths.outbox, existing ?? name);
   }
 
-  private async writeBlob(sha256: string, content: Buffer): Promise<void> {
+  private writeBlob(sha256: string, content: Buffer): void {
     const path = join(this.paths.files, sha256.slice(0, 2), sha256);
-    try {
-      const st = await stat(path);
-      if (st.size === content.length) return;
-    } catch { /* not there yet */ }
-    await mkdir(dirname(path), { recursive: true });
-    await atomicWrite(path, content);
+    let size = -1;
+    try { size = statSync(path).size; } catch { /* not there yet */ }
+    if (size === content.length) return;
+    this.folder(dirname(path));
+    atomicWriteSync(path, content);
     this.unsaved.push(path);
+  }
+
+  /** Folders made (or found) already: each is made once per run. */
+  private folders = new Set<string>();
+
+  private folder(path: string): void {
+    if (this.folders.has(path)) return;
+    mkdirSync(path, { recursive: true });
+    this.folders.add(path);
   }
 
   /** Writes the store if anything changed since the last checkpoint. */
@@ -238,6 +249,22 @@ export class Store {
 export function blobPath(paths: StorePaths, sha256: string): string {
   const base = paths.files.slice(dirname(paths.store).length + 1) || paths.files;
   return `${base}/${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** atomicWrite, synchronously (for the many small files of a batch). */
+export function atomicWriteSync(path: string, content: string | Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    if (FAULT === 'write-file') {
+      writeFileSync(tmp, content.slice(0, content.length >> 1));
+      throw injected();
+    }
+    writeFileSync(tmp, content);
+    renameSync(tmp, path);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* not written */ } // never leave a partial file behind (disk full)
+    throw err;
+  }
 }
 
 export async function atomicWrite(path: string, content: string | Buffer): Promise<void> {

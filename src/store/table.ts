@@ -27,7 +27,7 @@ export interface RowWriter {
 export interface Places { starts: number[]; arrayEnd: number }
 
 /** Rows kept parsed after a read, per table: enough for the records a batch keeps coming back to. */
-const CACHE_ROWS = 4096;
+const CACHE_ROWS = 1024;
 
 export class Table<T extends object = Record<string, unknown>> {
   /** Rows not (or not as they are now) in the file: new, or changed since the last write. */
