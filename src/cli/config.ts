@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import { nothingToFind } from './config-search.js';
 
 /** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
 export interface Config {
@@ -58,13 +59,19 @@ export interface LoadOptions { configFile?: string; store?: string; cwd?: string
 
 /** Finds and validates the configuration (cosmiconfig, module name `m4me`). */
 export async function loadConfig(opts: LoadOptions): Promise<Config> {
-  const { cosmiconfig } = await import('cosmiconfig');
-  const explorer = cosmiconfig('m4me', { searchStrategy: 'project' });
-  let result: { config: unknown; filepath: string } | null;
+  // cosmiconfig is loaded only when there may be something for it to find (./config-search.ts).
+  let explorer: ReturnType<typeof import('cosmiconfig').cosmiconfig> | null = null;
+  if (opts.configFile || !nothingToFind(opts.cwd ?? process.cwd())) {
+    const { cosmiconfig } = await import('cosmiconfig');
+    explorer = cosmiconfig('m4me', { searchStrategy: 'project' });
+  }
+  let result: { config: unknown; filepath: string } | null = null;
   try {
-    result = opts.configFile
-      ? await explorer.load(resolve(opts.cwd ?? process.cwd(), opts.configFile))
-      : await explorer.search(opts.cwd ?? process.cwd());
+    if (explorer) {
+      result = opts.configFile
+        ? await explorer.load(resolve(opts.cwd ?? process.cwd(), opts.configFile))
+        : await explorer.search(opts.cwd ?? process.cwd());
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'does not exist' : (e.message ?? String(err)).split('\n')[0]!;

@@ -1,3 +1,5 @@
+// First: commander's load then finds the stand-in for node:child_process (./lazy-builtins.ts).
+import './lazy-builtins.js';
 import { Command, CommanderError, Option } from 'commander';
 import { TempFailure } from '../store/errors.js';
 import { EX, UsageError } from './exit.js';

@@ -7,7 +7,7 @@ import { readAhead } from '../input/ahead.js';
 import { InputError, readInputs } from '../input/sources.js';
 import type { RawMessage } from '../input/types.js';
 import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
-import { ParsePool } from '../mail/parse-pool.js';
+import type { ParsePool } from '../mail/parse-pool.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
@@ -113,6 +113,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     try {
       const t0 = performance.now();
       const sender = envelopeSender ?? raw.envelopeFrom ?? null;
+      offers.delete(raw);
       email = await ((pool as ParsePool | null)?.take(raw, raw.raw, sender) ?? parseEmail(raw.raw, sender));
       times.add('parse', performance.now() - t0);
     } catch (err) {
@@ -146,12 +147,21 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   // and deciding run on two cores. The first message (a single delivery) is parsed here,
   // without starting any thread.
   let pool: ParsePool | null = null;
+  let poolStarting: Promise<void> | null = null;
+  /** Messages read ahead while the pool was starting, for it to take. */
+  const offers = new Map<RawMessage, string | null>();
   const messages = readAhead(readInputs(inputs, { stdin: process.stdin }), {
     maxItems: AHEAD_MESSAGES, maxBytes: AHEAD_BYTES, size: (raw) => raw.raw.length,
     started: (raw, index) => {
       if (index === 0 || raw.raw.length > config.maxMessageBytes) return;
-      pool ??= new ParsePool();
-      pool.offer(raw, raw.raw, envelopeSender ?? raw.envelopeFrom ?? null);
+      const sender = envelopeSender ?? raw.envelopeFrom ?? null;
+      if (pool) { pool.offer(raw, raw.raw, sender); return; }
+      offers.set(raw, sender);
+      poolStarting ??= import('../mail/parse-pool.js').then(({ ParsePool }) => {
+        pool = new ParsePool();
+        for (const [r, s] of offers) pool.offer(r, r.raw, s);
+        offers.clear();
+      });
     },
     abort: inputs.length === 0 || inputs.includes('-') ? () => process.stdin.destroy() : undefined,
   });
@@ -176,6 +186,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     throw err;
   } finally {
     progress?.stop();
+    await (poolStarting as Promise<void> | null)?.catch(() => undefined);
     await (pool as ParsePool | null)?.close();
     await (store as Store | null)?.release();
     await out.end((Date.now() - started) / 1000, times);

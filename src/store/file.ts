@@ -11,7 +11,7 @@
  * the file. With it, a delivery parses only the small reference collections and the rows its
  * lookups return, instead of the whole document.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type Collection, IndexSource, RESIDENT, type SavedLookups, type Tables } from './indexes.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
@@ -198,8 +198,9 @@ export class StoreFile implements RowReader {
       try { unlinkSync(tmp); } catch { /* not there */ }
       throw err;
     }
-    // The new file is in place: everything refers to it from now on.
-    this.closeFd();
+    // The new file is in place: everything refers to it from now on. The old one goes with
+    // the last descriptor on it: closed in the background, as freeing its blocks takes a while.
+    if (this.fd !== null) close(this.fd, () => undefined);
     this.fd = openSync(this.path, 'r');
     const st = fstatSync(this.fd, { bigint: true });
     this.stamp = stampOf(st);

@@ -58,7 +58,7 @@ export interface SavedLookups {
 }
 
 /** Rows added since the saved maps beyond which saving serialises the maps again. */
-const RESAVE_ROWS = 512;
+const RESAVE_ROWS = 256;
 
 /** Tables (and saved lookups, if any) to build an index over, instead of store data in memory. */
 export class IndexSource {

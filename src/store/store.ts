@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import type { Decision, OutgoingMail } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
 import { StoreFile } from './file.js';
 import { StoreIndex } from './indexes.js';
+import { lock } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import type { Table } from './table.js';
@@ -95,9 +95,10 @@ export class Store {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        this.unlock = await lockfile.lock(this.paths.store, {
-          realpath: false, lockfilePath: `${this.paths.store}.lock`, stale: 15000, update: 5000,
-          onCompromised: (err) => { this.compromised = err; },
+        // proper-lockfile's protocol (./lock.ts), as `lockfile.lock(store, { realpath: false,
+        // lockfilePath: `${store}.lock`, stale: 15000, update: 5000 })` takes it.
+        this.unlock = lock(`${this.paths.store}.lock`, {
+          stale: 15000, update: 5000, onCompromised: (err) => { this.compromised = err; },
         });
         return;
       } catch (err) {

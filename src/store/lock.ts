@@ -1,0 +1,144 @@
+/**
+ * The cross-process lock on the store: proper-lockfile's protocol, without loading it (and
+ * graceful-fs, retry and signal-exit with it) at every delivery.
+ *
+ * The lock is a directory (`<store>.lock`), made with mkdir, which either succeeds or fails
+ * atomically. Its holder touches its mtime every `update` ms; a lock whose mtime is older
+ * than `stale` ms belongs to a process that died and is taken over. Holders that find their
+ * lock's mtime changed or the directory gone call `onCompromised`. The directory is removed
+ * on release, on exit, and on SIGINT, SIGTERM and SIGHUP (which are then re-raised). Any
+ * process using proper-lockfile with the same options (`realpath: false`, the same
+ * `lockfilePath`, `stale`, `update`) and this code exclude each other.
+ */
+import { mkdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
+
+export interface LockOptions { stale: number; update: number; onCompromised(err: Error): void }
+
+const locked = (path: string) => Object.assign(new Error(`Lock file is already being held: ${path}`), { code: 'ELOCKED', file: path });
+const compromised = (message: string, cause?: unknown) =>
+  Object.assign(new Error(message), { code: 'ECOMPROMISED', ...(cause ? { cause } : {}) });
+
+/** Locks held by this process, removed when it exits. */
+const held = new Set<string>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const onExit = () => { for (const p of held) { try { rmdirSync(p); } catch { /* gone */ } } };
+const onSignal = (sig: NodeJS.Signals) => {
+  onExit();
+  removeHandlers();
+  process.kill(process.pid, sig);
+};
+let handlers = false;
+function addHandlers(): void {
+  if (handlers) return;
+  handlers = true;
+  process.on('exit', onExit);
+  for (const s of SIGNALS) process.on(s, onSignal);
+}
+function removeHandlers(): void {
+  if (!handlers) return;
+  handlers = false;
+  process.off('exit', onExit);
+  for (const s of SIGNALS) process.off(s, onSignal);
+}
+
+/** Takes the lock `lockPath` or throws (code ELOCKED when another process holds it). Returns the release function. */
+export function lock(lockPath: string, options: LockOptions): () => Promise<void> {
+  // proper-lockfile's bounds: stale at least 2 s, update between 1 s and stale / 2.
+  const stale = Math.max(options.stale, 2000);
+  const update = Math.max(Math.min(options.update, stale / 2), 1000);
+  acquire(lockPath, stale);
+
+  // Whether the file system keeps milliseconds: an mtime just past a whole second tells.
+  const probe = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5);
+  let mtime: number;
+  let secondsOnly: boolean;
+  try {
+    utimesSync(lockPath, probe, probe);
+    mtime = statSync(lockPath).mtimeMs;
+    secondsOnly = Math.floor(mtime) % 1000 === 0;
+  } catch (err) {
+    try { rmdirSync(lockPath); } catch { /* gone */ }
+    throw err;
+  }
+  held.add(lockPath);
+  addHandlers();
+
+  let released = false;
+  let lastUpdate = Date.now();
+  let timer: NodeJS.Timeout | null = null;
+  const lose = (err: Error) => {
+    released = true;
+    held.delete(lockPath);
+    options.onCompromised(err);
+  };
+  const schedule = (delay: number) => {
+    timer = setTimeout(refresh, delay);
+    timer.unref();
+  };
+  const refresh = () => {
+    timer = null;
+    if (released) return;
+    const overdue = () => lastUpdate + stale < Date.now();
+    let current: number;
+    try {
+      current = statSync(lockPath).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || overdue()) return lose(compromised('Lock directory is gone', err));
+      return schedule(1000);
+    }
+    if (current !== mtime) return lose(compromised('Unable to update lock within the stale threshold'));
+    const now = secondsOnly ? Math.ceil(Date.now() / 1000) * 1000 : Date.now();
+    try {
+      utimesSync(lockPath, new Date(now), new Date(now));
+      mtime = statSync(lockPath).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || overdue()) return lose(compromised('Lock directory is gone', err));
+      return schedule(1000);
+    }
+    lastUpdate = Date.now();
+    schedule(update);
+  };
+  schedule(update);
+
+  return async () => {
+    if (released) return;
+    released = true;
+    if (timer) clearTimeout(timer);
+    held.delete(lockPath);
+    if (!held.size) removeHandlers();
+    try { rmdirSync(lockPath); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  };
+}
+
+function acquire(lockPath: string, stale: number): void {
+  try {
+    mkdirSync(lockPath);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  let mtime: number;
+  try {
+    mtime = statSync(lockPath).mtimeMs;
+  } catch (err) {
+    // Released in between: one more try, without taking over.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return acquireFresh(lockPath);
+    throw err;
+  }
+  if (mtime >= Date.now() - stale) throw locked(lockPath);
+  try { rmdirSync(lockPath); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  acquireFresh(lockPath);
+}
+
+function acquireFresh(lockPath: string): void {
+  try {
+    mkdirSync(lockPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw locked(lockPath);
+    throw err;
+  }
+}
