@@ -241,7 +241,12 @@ export class StoreFile implements RowReader {
     const lk = lookups();
     const sections: Record<string, [number, number]> = {};
     let at = 0;
-    for (const [name, text] of Object.entries(lk.sections)) { sections[name] = [at, at + text.length]; at += text.length; }
+    const pieces = Object.entries(lk.sections).map(([name, t]) => [name, typeof t === 'string' ? [t] : t] as const);
+    for (const [name, text] of pieces) {
+      const length = text.reduce((n, p) => n + p.length, 0);
+      sections[name] = [at, at + length];
+      at += length;
+    }
     const header: SavedIndexHeader = {
       m4me_index: SAVED_INDEX_VERSION, stamp: this.stamp,
       entries: this.entries.map((e) => [e.name, e.start, e.end, e.table ? 1 : 0]),
@@ -252,7 +257,7 @@ export class StoreFile implements RowReader {
       const fd = openSync(tmp, 'w');
       try {
         writeSync(fd, `${JSON.stringify(header)}\n`);
-        for (const text of Object.values(lk.sections)) writeSync(fd, text);
+        for (const [, text] of pieces) for (const p of text) writeSync(fd, p);
       } finally { closeSync(fd); }
       renameSync(tmp, this.indexPath);
       this.savedCurrent = true;

@@ -54,7 +54,8 @@ export interface SavedLookups {
   rows: Partial<Record<Collection, number>>;
   maxRecordId: number;
   maxNoteId: number;
-  sections: Record<string, string>;
+  /** Map name → its JSON text (in pieces, when written). */
+  sections: Record<string, string | string[]>;
 }
 
 /** Rows added since the saved maps beyond which saving serialises the maps again. */
@@ -144,7 +145,10 @@ export class StoreIndex implements StoreView {
     for (const r of all<RequestTemplate>('request_templates')) this.requestTemplates.set(r.id, r);
 
     const saved = data instanceof IndexSource ? data.saved : null;
-    const text = (name: string) => saved?.sections[name] ?? null;
+    const text = (name: string) => {
+      const t = saved?.sections[name];
+      return t === undefined ? null : typeof t === 'string' ? t : t.join('');
+    };
     this.x = {
       records: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ValueMap<number, number>(text(`records.${type}`))])) as Lookups['records'],
       recordsBySourceKey: new ListMap(text('recordsBySourceKey')), messageRequests: new ValueMap(text('messageRequests')),
@@ -209,14 +213,14 @@ export class StoreIndex implements StoreView {
       rows[c] = this.tables[c].count;
       added += this.tables[c].count - (this.saved?.rows[c] ?? 0);
     }
-    const maps: [string, { savedText: string | null; toText(): string }][] = [
+    const maps: [string, { savedText: string | null; toText(): string[] }][] = [
       ...RECORD_TYPES.map((type) => [`records.${type}`, this.x.records[type]] as [string, ValueMap<number, number>]),
       ['recordsBySourceKey', this.x.recordsBySourceKey], ['messageRequests', this.x.messageRequests], ['notes', this.x.notes],
       ['notifications', this.x.notifications], ['ledger', this.x.ledger], ['events', this.x.events],
       ['subjects', this.x.subjects], ['replies', this.x.replies],
     ];
     if (this.saved && added <= RESAVE_ROWS && maps.every(([, m]) => m.savedText !== null)) return this.saved;
-    const sections: Record<string, string> = {};
+    const sections: Record<string, string[]> = {};
     for (const [name, m] of maps) sections[name] = m.toText();
     return { rows, maxRecordId: this.maxRecordId, maxNoteId: this.maxNoteId, sections };
   }

@@ -9,6 +9,9 @@
  */
 type Key = string | number;
 
+/** Lookups answered from a saved map's text before it is parsed whole. */
+const SEARCHES = 32;
+
 abstract class Saved<K extends Key, V> {
   private parsed: Map<K, V> | null = null;
 
@@ -23,16 +26,51 @@ abstract class Saved<K extends Key, V> {
     return this.parsed;
   }
 
+  private searches = 0;
+
+  /**
+   * The saved value of `key`. The first few are found in the text (an entry is written as
+   * `[key,value]`, the key as JSON.stringify writes it, which no other place of the text can
+   * look like), so a single delivery never parses a whole map; after that the map is parsed.
+   */
+  protected saved(key: K): V | undefined {
+    if (this.text === null) return undefined;
+    if (this.parsed !== null || ++this.searches > SEARCHES) return this.base!.get(key);
+    const needle = `[${JSON.stringify(key)},`;
+    const at = this.text.indexOf(needle);
+    if (at < 0) return undefined;
+    // The value (a number, a list of numbers or a record reference) ends where the entry does.
+    let depth = 1;
+    let end = at + needle.length;
+    for (; end < this.text.length; end++) {
+      const c = this.text.charCodeAt(end);
+      if (c === 0x5b || c === 0x7b) depth++;
+      else if ((c === 0x5d || c === 0x7d) && --depth === 0) break;
+    }
+    return (JSON.parse(this.text.slice(at, end + 1)) as [K, V])[1];
+  }
+
   /** Whether there are changes since the saved state (or no saved state). */
   abstract get changed(): boolean;
 
-  /** Every entry, saved state and changes combined. */
-  abstract entries(): [K, V][];
+  /** Calls `add` for every entry, saved state and changes combined. */
+  abstract forEach(add: (key: K, value: V) => void): void;
 
-  /** The JSON text of the entries: the saved text as it was when nothing changed. */
-  toText(): string {
-    if (!this.changed && this.text !== null) return this.text;
-    return JSON.stringify(this.entries());
+  /**
+   * The JSON text of the entries (`[[key,value],…]`), in pieces of about 64 KB: the saved text
+   * as it was when nothing changed. No copy of the map or list of its entries is made, so
+   * saving a large index costs little more memory than its text.
+   */
+  toText(): string[] {
+    if (!this.changed && this.text !== null) return [this.text];
+    const out: string[] = [];
+    let piece = '[';
+    this.forEach((key, value) => {
+      piece += `${piece.length > 1 || out.length ? ',' : ''}[${JSON.stringify(key)},${JSON.stringify(value)}]`;
+      if (piece.length >= 1 << 16) { out.push(piece); piece = ''; }
+    });
+    out.push(`${piece}]`);
+    return out;
   }
 }
 
@@ -53,18 +91,16 @@ export class ValueMap<K extends Key, V> extends Saved<K, V> {
 
   get(key: K): V | undefined {
     if (this.sets.has(key)) return this.sets.get(key);
-    const b = this.base;
-    if (b?.has(key)) return b.get(key);
-    return this.firsts.get(key);
+    return this.saved(key) ?? this.firsts.get(key);
   }
 
-  has(key: K): boolean { return this.sets.has(key) || !!this.base?.has(key) || this.firsts.has(key); }
+  has(key: K): boolean { return this.sets.has(key) || this.saved(key) !== undefined || this.firsts.has(key); }
 
-  entries(): [K, V][] {
-    const out = new Map(this.base ?? []);
-    for (const [key, v] of this.firsts) if (!out.has(key)) out.set(key, v);
-    for (const [key, v] of this.sets) out.set(key, v);
-    return [...out];
+  forEach(add: (key: K, value: V) => void): void {
+    const base = this.base;
+    if (base) for (const [key, v] of base) if (!this.sets.has(key)) add(key, v);
+    for (const [key, v] of this.firsts) if (!this.sets.has(key) && !base?.has(key)) add(key, v);
+    for (const [key, v] of this.sets) add(key, v);
   }
 }
 
@@ -80,15 +116,15 @@ export class ListMap<K extends Key> extends Saved<K, number[]> {
   }
 
   get(key: K): readonly number[] | undefined {
-    const b = this.base?.get(key);
+    const b = this.saved(key);
     const p = this.pushes.get(key);
     return b && p ? [...b, ...p] : b ?? p;
   }
 
-  entries(): [K, number[]][] {
-    const out = new Map(this.base ?? []);
-    for (const [key, list] of this.pushes) out.set(key, [...(out.get(key) ?? []), ...list]);
-    return [...out];
+  forEach(add: (key: K, value: number[]) => void): void {
+    const base = this.base;
+    if (base) for (const [key, list] of base) { const p = this.pushes.get(key); add(key, p ? [...list, ...p] : list); }
+    for (const [key, list] of this.pushes) if (!base?.has(key)) add(key, list);
   }
 }
 
@@ -100,11 +136,11 @@ export class CountMap<K extends Key> extends Saved<K, number> {
 
   add(key: K, n: number): void { this.adds.set(key, (this.adds.get(key) ?? 0) + n); }
 
-  get(key: K): number { return (this.base?.get(key) ?? 0) + (this.adds.get(key) ?? 0); }
+  get(key: K): number { return (this.saved(key) ?? 0) + (this.adds.get(key) ?? 0); }
 
-  entries(): [K, number][] {
-    const out = new Map(this.base ?? []);
-    for (const [key, n] of this.adds) out.set(key, (out.get(key) ?? 0) + n);
-    return [...out];
+  forEach(add: (key: K, value: number) => void): void {
+    const base = this.base;
+    if (base) for (const [key, n] of base) add(key, n + (this.adds.get(key) ?? 0));
+    for (const [key, n] of this.adds) if (!base?.has(key)) add(key, n);
   }
 }
