@@ -120,13 +120,13 @@ async function storeLoad(source, requests) {
   for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(work + s, { recursive: true, force: true });
   const open = async () => {
     const r = await run(['./bench/load-store.mjs', work], { stdout: 'pipe', allowFail: true });
-    return r.code === 0 ? JSON.parse(r.stdout) : { error: r.stderr.trim().split('\n').pop() };
+    try { return JSON.parse(r.stdout); } catch { return { error: r.stderr.trim().split('\n').find((l) => /Error|m4me:/.test(l)) ?? `exit ${r.code}` }; }
   };
   const cold = await open();
   // One delivery writes the store in m4me's layout and saves its index.
   const msg = 'From: user1002@widget.example\nTo: widget-it@mail.4me.com\nSubject: load\nMessage-ID: <load@bench.invalid>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello\n';
   const first = await run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--store', work], { stdin: msg, allowFail: true });
-  const warm = first.code === 0 ? await open() : { error: first.stderr.trim().split('\n').pop() };
+  const warm = first.code === 0 ? await open() : { error: `no delivery either: ${first.stderr.trim().split('\n').pop()}` };
   rmSync(work, { force: true });
   for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(work + s, { recursive: true, force: true });
   return { requests, bytes: readFileSync(path).length, cold, warm, firstDeliveryMs: first.code === 0 ? first.ms : null };
