@@ -74,7 +74,7 @@ function revive(email: InboundEmail): InboundEmail {
 const IN_FLIGHT = 64;
 /** Messages the main thread parses at a time when it comes to one no worker took. */
 const STEAL = 4;
-const YOUNG_MB = 192;
+const YOUNG_MB = 96;
 
 interface Offered { raw: Buffer; envelopeSender: string | null; parsed: Promise<InboundEmail> | null }
 

@@ -28,16 +28,25 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   if (list) list.push(value); else map.set(key, [value]);
 }
 
-/** The lookups over the big collections, by row position: what a saved index holds. */
+/**
+ * The lookups over the big collections, by row position: what a saved index holds. The
+ * ListMaps are keyed by a hash of the key: a lookup keeps the rows whose own key matches.
+ */
 interface Lookups {
+  /** Record ID → position, per record type. */
   records: Record<RecordType, ValueMap<number, number>>;
-  recordsBySourceKey: ListMap<string>;
-  messageRequests: ValueMap<string, RecordRef>;
-  notes: ListMap<string>;
-  notifications: ValueMap<string, number>;
-  ledger: ValueMap<string, number>;
-  events: ListMap<string>;
-  subjects: ListMap<string>;
+  /** source + sourceID → positions, per record type. */
+  sources: Record<RecordType, ListMap>;
+  /** Message-ID → requests (2 × position) and notes on requests (2 × position + 1). */
+  messages: ListMap;
+  /** record → note positions. */
+  notes: ListMap;
+  /** Message-ID → notification positions. */
+  notifications: ListMap;
+  /** key → inbound positions. */
+  ledger: ListMap;
+  events: ListMap;
+  subjects: ListMap;
   replies: CountMap<string>;
 }
 
@@ -151,9 +160,10 @@ export class StoreIndex implements StoreView {
     };
     this.x = {
       records: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ValueMap<number, number>(text(`records.${type}`))])) as Lookups['records'],
-      recordsBySourceKey: new ListMap(text('recordsBySourceKey')), messageRequests: new ValueMap(text('messageRequests')),
-      notes: new ListMap(text('notes')), notifications: new ValueMap(text('notifications')), ledger: new ValueMap(text('ledger')),
-      events: new ListMap(text('events')), subjects: new ListMap(text('subjects')), replies: new CountMap(text('replies')),
+      sources: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ListMap(text(`sources.${type}`))])) as Lookups['sources'],
+      messages: new ListMap(text('messages')), notes: new ListMap(text('notes')), notifications: new ListMap(text('notifications')),
+      ledger: new ListMap(text('ledger')), events: new ListMap(text('events')), subjects: new ListMap(text('subjects')),
+      replies: new CountMap(text('replies')),
     };
     if (saved) {
       this.maxRecordId = saved.maxRecordId;
@@ -215,9 +225,9 @@ export class StoreIndex implements StoreView {
     }
     const maps: [string, { savedText: string | null; toText(): string[] }][] = [
       ...RECORD_TYPES.map((type) => [`records.${type}`, this.x.records[type]] as [string, ValueMap<number, number>]),
-      ['recordsBySourceKey', this.x.recordsBySourceKey], ['messageRequests', this.x.messageRequests], ['notes', this.x.notes],
-      ['notifications', this.x.notifications], ['ledger', this.x.ledger], ['events', this.x.events],
-      ['subjects', this.x.subjects], ['replies', this.x.replies],
+      ...RECORD_TYPES.map((type) => [`sources.${type}`, this.x.sources[type]] as [string, ListMap]),
+      ['messages', this.x.messages], ['notes', this.x.notes], ['notifications', this.x.notifications],
+      ['ledger', this.x.ledger], ['events', this.x.events], ['subjects', this.x.subjects], ['replies', this.x.replies],
     ];
     if (this.saved && added <= RESAVE_ROWS && maps.every(([, m]) => m.savedText !== null)) return this.saved;
     const sections: Record<string, string[]> = {};
@@ -236,10 +246,10 @@ export class StoreIndex implements StoreView {
     const x = this.x;
     x.records[type].set(r.id, pos);
     if (r.id > this.maxRecordId) this.maxRecordId = r.id;
-    if (r.source && r.sourceID) x.recordsBySourceKey.push(k(type, r.source, r.sourceID), pos);
+    if (r.source && r.sourceID) x.sources[type].push(k(r.source, r.sourceID), pos);
     if (type !== 'request') return;
     const req = r as Request;
-    if (req.message_id) x.messageRequests.set(req.message_id, { type: 'request', id: req.id });
+    if (req.message_id) x.messages.push(req.message_id, 2 * pos);
     x.events.push(eventKey(req), pos);
     x.subjects.push(subjectKey(req), pos);
   }
@@ -248,17 +258,33 @@ export class StoreIndex implements StoreView {
     const x = this.x;
     x.notes.push(k(n.record.type, n.record.id), pos);
     if (n.id > this.maxNoteId) this.maxNoteId = n.id;
-    if (n.message_id && n.record.type === 'request') x.messageRequests.setIfAbsent(n.message_id, n.record);
+    if (n.message_id && n.record.type === 'request') x.messages.push(n.message_id, 2 * pos + 1);
   }
 
-  private indexNotification(pos: number, n: Notification): void { this.x.notifications.set(n.message_id, pos); }
-  private indexInbound(pos: number, e: InboundEntry): void { this.x.ledger.set(e.key, pos); }
+  private indexNotification(pos: number, n: Notification): void { this.x.notifications.push(n.message_id, pos); }
+  private indexInbound(pos: number, e: InboundEntry): void { this.x.ledger.push(e.key, pos); }
   private indexAutoReply(r: AutoReply): void { this.x.replies.add(k(lower(r.to), r.sent_at.slice(0, 10)), 1); }
 
-  private rows<T>(c: Collection, positions: readonly number[] | undefined): readonly T[] {
-    if (!positions) return NONE;
+  /** The rows at `positions` whose own key (`keyOf`) is `key`: the others only share its hash. */
+  private rows<T>(c: Collection, positions: readonly number[], key: string, keyOf: (row: T) => string): readonly T[] {
+    if (!positions.length) return NONE;
     const table = this.tables[c];
-    return positions.map((i) => table.get(i) as unknown as T);
+    const out: T[] = [];
+    for (const i of positions) {
+      const row = table.get(i) as unknown as T;
+      if (keyOf(row) === key) out.push(row);
+    }
+    return out;
+  }
+
+  /** The last row at `positions` (the one a map set last) whose `field` is `value`. */
+  private last<T extends object>(c: Collection, positions: readonly number[], field: keyof T, value: string): T | undefined {
+    const table = this.tables[c];
+    for (let n = positions.length - 1; n >= 0; n--) {
+      const row = table.get(positions[n]!) as unknown as T;
+      if (row[field] === value) return row;
+    }
+    return undefined;
   }
 
   // ---- lookups (StoreView) ----
@@ -290,20 +316,34 @@ export class StoreIndex implements StoreView {
     return pos === undefined ? undefined : this.tables[COLLECTION[type]].get(pos) as AnyRecord;
   }
   recordsBySource(type: RecordType, source: string, sourceID: string) {
-    return this.rows<AnyRecord>(COLLECTION[type], this.x.recordsBySourceKey.get(k(type, source, sourceID)));
+    const key = k(source, sourceID);
+    return this.rows<AnyRecord>(COLLECTION[type], this.x.sources[type].get(key), key, (r) => k(r.source, r.sourceID));
   }
   notification(messageId: string) {
-    const pos = this.x.notifications.get(messageId);
-    return pos === undefined ? undefined : this.tables.notifications.get(pos) as unknown as Notification;
+    return this.last<Notification>('notifications', this.x.notifications.get(messageId), 'message_id', messageId);
   }
-  requestOfMessage(messageId: string) { return this.x.messageRequests.get(messageId); }
-  notesOf(ref: RecordRef) { return this.rows<Note>('notes', this.x.notes.get(k(ref.type, ref.id))); }
-  inbound(key: string) {
-    const pos = this.x.ledger.get(key);
-    return pos === undefined ? undefined : this.tables.inbound.get(pos) as unknown as InboundEntry;
+  /** The last request created by this message, else the request of the first note it added. */
+  requestOfMessage(messageId: string): RecordRef | undefined {
+    const found = this.x.messages.get(messageId);
+    for (let n = found.length - 1; n >= 0; n--) {
+      if (found[n]! % 2) continue;
+      const r = this.tables.requests.get(found[n]! / 2) as unknown as Request;
+      if (r.message_id === messageId) return { type: 'request', id: r.id };
+    }
+    for (const code of found) {
+      if (!(code % 2)) continue;
+      const note = this.tables.notes.get((code - 1) / 2) as unknown as Note;
+      if (note.message_id === messageId && note.record.type === 'request') return note.record;
+    }
+    return undefined;
   }
-  requestsByEvent(e: EventFields) { return this.rows<Request>('requests', this.x.events.get(eventKey(e))); }
-  requestsBySubject(e: EventFields) { return this.rows<Request>('requests', this.x.subjects.get(subjectKey(e))); }
+  notesOf(ref: RecordRef) {
+    const key = k(ref.type, ref.id);
+    return this.rows<Note>('notes', this.x.notes.get(key), key, (n) => k(n.record.type, n.record.id));
+  }
+  inbound(key: string) { return this.last<InboundEntry>('inbound', this.x.ledger.get(key), 'key', key); }
+  requestsByEvent(e: EventFields) { const key = eventKey(e); return this.rows<Request>('requests', this.x.events.get(key), key, eventKey); }
+  requestsBySubject(e: EventFields) { const key = subjectKey(e); return this.rows<Request>('requests', this.x.subjects.get(key), key, subjectKey); }
   autoRepliesTo(address: string, day: string) { return this.x.replies.get(k(lower(address), day)) ?? 0; }
   nextRecordId() { return this.maxRecordId + 1; }
   nextNoteId() { return this.maxNoteId + 1; }
