@@ -54,11 +54,11 @@ export function buildRequest(ctx: MessageContext, params: RequestParameters, id:
   if (member === null && workflowTemplate?.manager != null) {
     member = workflowTemplate.manager;
     note('member', member, `the manager of workflow template ${workflowTemplate.id}`);
-  } else if (member === null && STATUSES_REQUIRING_MEMBER.includes(status)) {
+  }
+  member ??= fromTemplate<number>('member') ?? null;
+  if (member === null && STATUSES_REQUIRING_MEMBER.includes(status)) {
     member = sender.id;
     note('member', member, `status ${status} requires a member and no valid member was given: the sender`);
-  } else if (member === null) {
-    member = fromTemplate<number>('member') ?? null;
   }
 
   const team = chooseTeam(ctx, params, tpl, { account, member, service_instance, requested_for });
@@ -125,10 +125,13 @@ function chooseTeam(ctx: MessageContext, params: RequestParameters, tpl: Request
     }
     if (si.first_line_team !== null) return pick(si.first_line_team, `the first line team of service instance ${si.id}; it has no support team`);
   }
+  // Only an agreement of the request's own account: a team of another account is never assigned.
   const forAccount = view.person(r.requested_for)?.account ?? r.account;
-  const agreement = view.agreementCovering(forAccount) ?? view.agreementCovering(r.account);
-  if (agreement) {
-    return pick(agreement.service_desk_team, `the service desk team of first line support agreement ${agreement.id}, which covers ${forAccount}`);
+  for (const covered of [forAccount, r.account]) {
+    const agreement = view.agreementCovering(r.account, covered);
+    if (agreement) {
+      return pick(agreement.service_desk_team, `the service desk team of first line support agreement ${agreement.id} of ${r.account}, which covers ${covered}`);
+    }
   }
-  return pick(null, `no first line support agreement covers ${forAccount}`);
+  return pick(null, `no first line support agreement of ${r.account} covers ${forAccount}`);
 }

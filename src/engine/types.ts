@@ -24,7 +24,8 @@ export interface StoreView {
   /** A CI by label, or a software CI by name. */
   ciByLabelOrName(account: string, labelOrName: string): ConfigurationItem | undefined;
   cisBySource(account: string, source: string | null, sourceID: string): readonly ConfigurationItem[];
-  agreementCovering(account: string): FirstLineSupportAgreement | undefined;
+  /** The first line support agreement of `account` that covers `covered`. */
+  agreementCovering(account: string, covered: string): FirstLineSupportAgreement | undefined;
   workflowTemplate(id: number): WorkflowTemplate | undefined;
   requestTemplate(id: number): RequestTemplate | undefined;
   record(type: 'request', id: number): Request | undefined;

@@ -4,6 +4,12 @@ import type { ParameterLine } from './types.js';
 // so that an email address value such as `#member: a@b.example` is not taken for one).
 const PARAMETER = /^#([A-Za-z][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
 const QUALIFIER = /^(.*?)\s+@([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
+/** Parameters that name a record, the only ones a trailing `@account` qualifies. */
+const QUALIFIABLE = new Set([
+  'ci', 'ci_id', 'ci_source', 'ci_sourceID', 'service_instance', 'service_instance_id', 'team', 'team_id',
+  'member', 'member_id', 'requested_for', 'requested_for_id', 'supplier', 'supplier_id', 'problem_id',
+  'workflow_id', 'template_id',
+]);
 const KEEP_CASE: Record<string, string> = {
   sourceid: 'sourceID', ci_sourceid: 'ci_sourceID', supplier_requestid: 'supplier_requestID',
 };
@@ -28,11 +34,13 @@ export function splitParameters(body: string): { parameters: ParameterLine[]; te
     const line = lines[i]!;
     const m = PARAMETER.exec(line.trim());
     if (!m) break;
+    const name = normaliseName(m[1]!);
     let value = (m[2] ?? '').trim();
     let account: string | null = null;
-    const q = QUALIFIER.exec(value);
+    // Elsewhere (a custom field, a sourceID, free text) ' @x' is part of the value.
+    const q = QUALIFIABLE.has(name) ? QUALIFIER.exec(value) : null;
     if (q) { value = q[1]!.trim(); account = q[2]!; }
-    parameters.push({ name: normaliseName(m[1]!), value, account, line: line.trim() });
+    parameters.push({ name, value, account, line: line.trim() });
   }
   if (parameters.length === 0) return { parameters, text: body };
   if (i < lines.length && lines[i]!.trim() === '') i++;

@@ -148,7 +148,7 @@ export class StoreIndex implements StoreView {
       }
     }
     for (const f of all<FirstLineSupportAgreement>('first_line_support_agreements')) {
-      for (const covered of f.covers ?? []) if (!this.agreements.has(covered)) this.agreements.set(covered, f);
+      for (const covered of f.covers ?? []) if (!this.agreements.has(k(f.account, covered))) this.agreements.set(k(f.account, covered), f);
     }
     for (const w of all<WorkflowTemplate>('workflow_templates')) this.workflowTemplates.set(w.id, w);
     for (const r of all<RequestTemplate>('request_templates')) this.requestTemplates.set(r.id, r);
@@ -306,7 +306,7 @@ export class StoreIndex implements StoreView {
   cisBySource(account: string, source: string | null, sourceID: string) {
     return this.cisBySourceKey.get(k(account, source ?? '\u0001any', sourceID)) ?? NONE;
   }
-  agreementCovering(account: string) { return this.agreements.get(account); }
+  agreementCovering(account: string, covered: string) { return this.agreements.get(k(account, covered)); }
   workflowTemplate(id: number) { return this.workflowTemplates.get(id); }
   requestTemplate(id: number) { return this.requestTemplates.get(id); }
   record(type: 'request', id: number): Request | undefined;

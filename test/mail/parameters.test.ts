@@ -22,6 +22,13 @@ describe('splitParameters', () => {
     ]);
   });
 
+  it('qualifies only parameters that name a record: elsewhere " @x" is part of the value', () => {
+    const { parameters } = splitParameters('#custom_field_owner: Contact @helpdesk\n#sourceID: abc @widget\n#category: rfc @other\n#team_id: 2002 @other\n');
+    expect(parameters.map((p) => [p.name, p.value, p.account])).toEqual([
+      ['custom_field_owner', 'Contact @helpdesk', null], ['sourceID', 'abc @widget', null], ['category', 'rfc @other', null], ['team_id', '2002', 'other'],
+    ]);
+  });
+
   it('keeps the spec spellings of sourceID and custom field IDs, whatever the case written', () => {
     const { parameters } = splitParameters('#SOURCEID: x\n#Ci_SourceId: y\n#custom_field_Cost_Center: CH999\n#Category: rfc\n');
     expect(parameters.map((p) => p.name)).toEqual(['sourceID', 'ci_sourceID', 'custom_field_Cost_Center', 'category']);
