@@ -150,7 +150,9 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   let poolStarting: Promise<void> | null = null;
   /** Messages read ahead while the pool was starting, for it to take. */
   const offers = new Map<RawMessage, string | null>();
-  const messages = readAhead(readInputs(inputs, { stdin: process.stdin }), {
+  // Started by local(8) from an alias: standard input is exactly one message.
+  const stdinIsOneMessage = Boolean(process.env.ORIGINAL_RECIPIENT || process.env.RECIPIENT);
+  const messages = readAhead(readInputs(inputs, { stdin: process.stdin, stdinIsOneMessage }), {
     maxItems: AHEAD_MESSAGES, maxBytes: AHEAD_BYTES, size: (raw) => raw.raw.length,
     started: (raw, index) => {
       if (index === 0 || raw.raw.length > config.maxMessageBytes) return;

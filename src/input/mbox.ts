@@ -34,7 +34,7 @@ function isQuotedFrom(buf: Buffer, start: number, end: number): boolean {
   return i > start && isFromLine(buf, i, end);
 }
 
-function envelopeSender(line: Buffer): string | undefined {
+export function envelopeSender(line: Buffer): string | undefined {
   const sender = line.toString('latin1').slice(5).trim().split(/\s+/)[0];
   return sender || undefined;
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { splitMbox } from './mbox.js';
+import { envelopeSender, splitMbox } from './mbox.js';
 import type { RawMessage } from './types.js';
 
 /** A command-line input that cannot be read at all (missing file, unreadable folder). */
@@ -15,14 +15,21 @@ const MBOX_CHUNK = 1 << 20;
  * they are read, so an archive of any size never sits in memory. All inputs are checked
  * before the first message is yielded, so a typo fails the run before anything is applied.
  */
-export async function* readInputs(inputs: string[], io: { stdin: Readable }): AsyncGenerator<RawMessage> {
+export async function* readInputs(
+  inputs: string[],
+  io: {
+    stdin: Readable;
+    /** Standard input is one message (a local(8) delivery), never split as an mbox. */
+    stdinIsOneMessage?: boolean;
+  },
+): AsyncGenerator<RawMessage> {
   const list = inputs.length ? inputs : ['-'];
   if (list.filter((i) => i === '-').length > 1) throw new InputError('standard input (-) can be given only once');
   const kinds = await Promise.all(list.map(async (input) => (input === '-' ? 'stdin' as const : kindOf(input))));
   for (let i = 0; i < list.length; i++) {
     const input = list[i]!;
     const kind = kinds[i]!;
-    if (kind === 'stdin') yield* fromStream(io.stdin, 'stdin');
+    if (kind === 'stdin') yield* io.stdinIsOneMessage ? oneMessage(io.stdin) : fromStream(io.stdin, 'stdin');
     else if (kind === 'dir') yield* fromDirectory(input);
     else yield* fromFile(input);
   }
@@ -67,19 +74,40 @@ async function* fromFile(path: string): AsyncGenerator<RawMessage> {
 }
 
 /**
+ * Standard input of a local(8) delivery: one message, whatever its body holds (local(8) does
+ * not quote `From ` lines of the body when it pipes to a command, so a quoted mbox excerpt
+ * must not cut the delivery in two). Its `From ` line, if any, is the envelope sender.
+ */
+async function* oneMessage(stream: Readable): AsyncGenerator<RawMessage> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  const all = Buffer.concat(chunks);
+  if (all.subarray(0, 5).toString('latin1') !== 'From ') { yield { input: 'stdin', raw: all }; return; }
+  const nl = all.indexOf(0x0a);
+  const line = nl < 0 ? all : all.subarray(0, nl);
+  const envelopeFrom = envelopeSender(line);
+  yield { input: 'stdin', raw: nl < 0 ? Buffer.alloc(0) : all.subarray(nl + 1), ...(envelopeFrom ? { envelopeFrom } : {}) };
+}
+
+/**
  * A stream that is one message (with or without the `From ` line local(8) adds) or an mbox.
  * Labels: the plain name for a single message, `mbox:NAME#N` when there are several.
+ *
+ * The `From ` line names the envelope sender only for one message on standard input (what
+ * local(8) and procmail hand over). In an archive it is a separator: many mail programs write
+ * `From MAILER-DAEMON` or `From -` there for every message, which is no sender at all.
  */
 async function* fromStream(stream: Readable, name: string): AsyncGenerator<RawMessage> {
   let pending: RawMessage | null = null;
   let n = 0;
+  const envelopes = name === 'stdin';
   for await (const m of splitMbox(stream)) {
     n++;
     if (pending) {
-      if (n === 2) pending.input = `mbox:${name}#1`;
+      if (n === 2) { pending.input = `mbox:${name}#1`; delete pending.envelopeFrom; }
       yield pending;
     }
-    pending = { input: n === 1 ? name : `mbox:${name}#${n}`, raw: m.raw, ...(m.envelopeFrom ? { envelopeFrom: m.envelopeFrom } : {}) };
+    pending = { input: n === 1 ? name : `mbox:${name}#${n}`, raw: m.raw, ...(envelopes && n === 1 && m.envelopeFrom ? { envelopeFrom: m.envelopeFrom } : {}) };
   }
   if (pending) yield pending;
   // Empty input is still a delivery (of an empty message): it is quarantined, never dropped.

@@ -70,6 +70,22 @@ describe('inputs', () => {
     expect(jsonLines(r.stdout).map((l) => l.input)).toEqual(['mbox:stdin#1', 'mbox:stdin#2']);
   });
 
+  test('an archive whose separators say From MAILER-DAEMON (or From -) is mail from its senders, not bounces', async () => {
+    const { dir, run } = setup();
+    const box = mboxEntry(eml({ id: 'md1@t', subject: 'one' }), 'MAILER-DAEMON') + mboxEntry(eml({ id: 'md2@t', subject: 'two' }), '-');
+    writeFileSync(join(dir, 'archive.mbox'), box);
+    const fromFile = await run([join(dir, 'archive.mbox')]);
+    expect(jsonLines(fromFile.stdout).map((l) => [l.message_id, l.outcome])).toEqual([['md1@t', 'request_created'], ['md2@t', 'request_created']]);
+    // The same archive on standard input: several messages, so an archive too.
+    const { run: run2 } = setup();
+    const fromStdin = await run2([], box);
+    expect(jsonLines(fromStdin.stdout).map((l) => l.outcome)).toEqual(['request_created', 'request_created']);
+    // One message on standard input: its From line is the envelope (local(8), procmail).
+    const { run: run3 } = setup();
+    const one = await run3([], mboxEntry(eml({ id: 'md3@t', subject: 'bounce' }), 'MAILER-DAEMON'));
+    expect(jsonLines(one.stdout).map((l) => [l.outcome, l.rule])).toEqual([['rejected', 'reject.mail_system']]);
+  });
+
   test('CRLF mbox', async () => {
     const { dir, run } = setup();
     const box = (mboxEntry(eml({ id: 'c1@t', subject: 'one' })) + mboxEntry(eml({ id: 'c2@t', subject: 'two' }))).replace(/\n/g, '\r\n');

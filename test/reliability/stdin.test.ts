@@ -127,6 +127,16 @@ describe('stdin edge cases', () => {
     expect(existsSync(`${store}.quarantine`)).toBe(false);
   });
 
+  test('a local(8) delivery (RECIPIENT set) is one message even when its body quotes a whole mbox envelope line', async () => {
+    const store = demoStoreFile();
+    const body = 'Here is the mbox excerpt:\n\nFrom root@server.widget.example Mon Mar  2 07:00:00 2026\nSubject: cron output\n\nbackup failed';
+    const msg = `From ellen.brown@widget.example  Mon Mar  2 08:30:00 2026\n${HEAD}Subject: Cron mail\nMessage-ID: <local-excerpt@t>\n\n${body}\n`;
+    const r = await created(store, msg, { RECIPIENT: 'widget-it@mail.4me.com', SENDER: 'ellen.brown@widget.example' });
+    expect(r.outcome).toBe('request_created');
+    expect(r.note!.text).toBe(body);
+    expect(readStore(store).inbound.filter((e) => e.message_id === 'local-excerpt@t')).toHaveLength(1);
+  });
+
   test('the envelope from the environment (ORIGINAL_RECIPIENT, RECIPIENT, SENDER) instead of options', async () => {
     const store = demoStoreFile();
     // To: names no inbound address; the envelope does.
