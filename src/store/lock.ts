@@ -128,10 +128,39 @@ function acquire(lockPath: string, stale: number): void {
     throw err;
   }
   if (mtime >= Date.now() - stale) throw locked(lockPath);
-  try { rmdirSync(lockPath); } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  takeOver(lockPath, stale);
+}
+
+/**
+ * Replaces a stale lock. Two processes that both saw it stale must not both end up holding
+ * it (the second removing the fresh lock the first just made): the takeover itself is done
+ * under `<lock>.takeover`, made with mkdir too, and the lock is checked again inside it.
+ */
+function takeOver(lockPath: string, stale: number): void {
+  const guard = `${lockPath}.takeover`;
+  try {
+    mkdirSync(guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // A takeover left behind by a process killed in the middle of one (it takes microseconds).
+    try { if (statSync(guard).mtimeMs < Date.now() - stale) rmdirSync(guard); } catch { /* gone */ }
+    throw locked(lockPath);
   }
-  acquireFresh(lockPath);
+  try {
+    let mtime: number | null = null;
+    try { mtime = statSync(lockPath).mtimeMs; } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (mtime !== null) {
+      if (mtime >= Date.now() - stale) throw locked(lockPath); // taken over by another process meanwhile
+      try { rmdirSync(lockPath); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    acquireFresh(lockPath);
+  } finally {
+    try { rmdirSync(guard); } catch { /* gone */ }
+  }
 }
 
 function acquireFresh(lockPath: string): void {

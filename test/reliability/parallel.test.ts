@@ -4,7 +4,7 @@
  * anything; a lock left by a killed process is taken over once it is stale.
  */
 import { describe, expect, test } from '@jest/globals';
-import { existsSync, readFileSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
 import { expectOneStatusLine, mailWithAttachment, snapshot, startCli, until, writeConfig } from './helpers.js';
@@ -109,4 +109,20 @@ describe('parallel deliveries and the store lock', () => {
     expect(after.requests.filter((r) => r.message_id === 'stale@t')).toHaveLength(1);
     expect(after.inbound.filter((e) => e.message_id === 'stale@t')).toHaveLength(1);
   }, 60_000);
+  test('20 processes at once find a stale lock: one takes it over at a time, all 20 stored, none lost', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const before = readStore(store);
+    mkdirSync(`${store}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${store}.lock`, old, old);
+    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: `take${i}@t`, subject: `Takeover ${i}` }) })));
+    for (const r of runs) expect([r.code, r.stderr]).toEqual([0, '']);
+    const after = readStore(store);
+    expect(after.requests.slice(before.requests.length).map((r) => r.message_id).sort())
+      .toEqual(Array.from({ length: 20 }, (_, i) => `take${i}@t`).sort());
+    expect(existsSync(`${store}.lock`)).toBe(false);
+    expect(existsSync(`${store}.lock.takeover`)).toBe(false);
+  }, 90_000);
 });
