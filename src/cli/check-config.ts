@@ -1,5 +1,5 @@
-import { access, constants, readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, constants, open, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import chalk from 'chalk';
 import { storeProblems } from '../store/store.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -12,7 +12,14 @@ async function writableProblem(label: string, path: string): Promise<string | nu
     try {
       const st = await stat(p);
       if (!st.isDirectory()) return `${label}: ${p} is not a folder`;
-      await access(p, constants.W_OK);
+      // Tried for real: access(W_OK) says yes to root for a read-only file system or /proc.
+      const probe = join(p, `.m4me-check-${process.pid}`);
+      try {
+        await (await open(probe, 'wx')).close();
+        await unlink(probe);
+      } catch (e) {
+        return `${label}: ${p} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+      }
       return null;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -61,10 +68,28 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     const p = await writableProblem(label, path);
     if (p) problems.push(p); else say(true, `${label} ${path} is writable`);
   }
+  // Only `outbox --send` needs it: a warning, since deliveries work without it.
+  const sendmail = await sendmailProblem(config.sendmail);
+  if (sendmail) process.stdout.write(`${chalk.yellow('!')} ${sendmail}\n`);
+  else say(true, `sendmail command ${config.sendmail.split(/\s+/)[0]} is executable`);
   for (const p of problems) say(false, p);
   if (problems.length) {
     process.stderr.write(`4.3.5 m4me: ${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);
     return EX.CONFIG;
   }
   return EX.OK;
+}
+
+/** The program of the sendmail command (`outbox --send`) exists and can be run. */
+async function sendmailProblem(command: string): Promise<string | null> {
+  const program = command.trim().split(/\s+/)[0] ?? '';
+  const candidates = isAbsolute(program) || program.includes('/')
+    ? [program]
+    : (process.env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, program));
+  for (const c of candidates) {
+    try {
+      if ((await stat(c)).isFile()) { await access(c, constants.X_OK); return null; }
+    } catch { /* next */ }
+  }
+  return `sendmail: "${program}" is not an executable program${candidates.length > 1 ? ' on PATH' : ''} (outbox --send needs it; install an MTA or set "sendmail")`;
 }

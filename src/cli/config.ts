@@ -22,6 +22,7 @@ export interface Config {
 export class ConfigError extends Error {
   constructor(readonly problems: string[], readonly file: string | null) {
     super(`${file ?? 'configuration'}: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
   }
 }
 
@@ -32,6 +33,8 @@ const KEYS: Record<string, string> = {
   maxAttachments: 'non-negative integer',
 };
 
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+const ADDRESS = /^[^\s@<>()\[\],;:"]+@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 const isStringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** Every problem of a raw configuration object, each with its key and what was expected. */
@@ -50,7 +53,18 @@ export function configProblems(raw: unknown): string[] {
       : want === 'string or list of strings' ? (typeof value === 'string' && value !== '') || (isStringList(value) && (value as string[]).length > 0)
       : want === 'positive integer' ? Number.isInteger(value) && (value as number) > 0
       : Number.isInteger(value) && (value as number) >= 0;
-    if (!ok) problems.push(`${key}: expected a ${want}${want === 'object' ? ' of address → address strings' : ''}, got ${JSON.stringify(value)}`);
+    if (!ok) { problems.push(`${key}: expected a ${want}${want === 'object' ? ' of address → address strings' : ''}, got ${JSON.stringify(value)}`); continue; }
+    if (key === 'mailDomain') {
+      for (const d of ([] as string[]).concat(value as string | string[])) {
+        if (!DOMAIN.test(d.trim())) problems.push(`mailDomain: "${d}" is not a domain name (e.g. mail.4me.com)`);
+      }
+    }
+    if (key === 'aliases') {
+      for (const [from, to] of Object.entries(value as Record<string, string>)) {
+        if (!ADDRESS.test(from.trim())) problems.push(`aliases: "${from}" is not an email address`);
+        if (!ADDRESS.test(to.trim())) problems.push(`aliases.${from}: "${to}" is not an email address (the inbound address it stands for)`);
+      }
+    }
   }
   return problems;
 }
@@ -74,7 +88,9 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : (e.message ?? String(err)).split('\n')[0]!;
+    // cosmiconfig puts the parser's reason on the line after "JSON Error in FILE:".
+    const why = e.code === 'ENOENT' ? 'does not exist'
+      : (e.message ?? String(err)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' ');
     throw new ConfigError([`cannot read configuration: ${why}`], opts.configFile ?? null);
   }
   const raw = (result?.config ?? {}) as Record<string, unknown>;

@@ -7,8 +7,9 @@ import { loadConfig } from './config.js';
 import { UsageError } from './exit.js';
 
 export async function runInit(opts: { demo: boolean; store?: string; config?: string; force: boolean; quiet: boolean }): Promise<number> {
-  const config = await loadConfig({ configFile: opts.config, store: opts.store }).catch(() => null);
-  const path = opts.store ? resolve(opts.store) : config?.store ?? resolve('m4me-store.json');
+  // A configuration that is wrong is said so (exit 78), not passed over for a store in the current folder.
+  const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  const path = opts.store ? resolve(opts.store) : config.store;
   const exists = await stat(path).then(() => true, () => false);
   if (exists && !opts.force) throw new UsageError(`${path} already exists (use --force to replace it)`);
   const data = opts.demo ? (await import('../store/demo.js')).demoStore() : emptyStore();

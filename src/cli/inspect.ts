@@ -61,17 +61,30 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
   return 0;
 }
 
+/**
+ * `--since`: a date (`2026-03-01`, midnight UTC), a date and time with an offset, or an age
+ * (`36h`, `7d`, `2w`) counted back from now. Nothing looser: Date.parse reads "1" as 2001.
+ */
+export function parseSince(text: string, now = Date.now()): number {
+  const t = text.trim();
+  const age = /^(\d+)\s*([mhdw])$/i.exec(t);
+  if (age) return now - Number(age[1]) * { m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[age[2]!.toLowerCase() as 'm']!;
+  const ok = /^\d{4}-\d{2}-\d{2}$/.test(t) || /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(t);
+  const ms = ok ? Date.parse(t.replace(' ', 'T')) : NaN;
+  if (Number.isNaN(ms)) throw new UsageError(`--since: expected a date (2026-03-01), a date and time with offset (2026-03-01T08:00:00+01:00) or an age (36h, 7d, 2w), got "${text}"`);
+  return ms;
+}
+
 export interface ListOptions { store?: string; config?: string; json: boolean; since?: string; status?: string; team?: string; source?: string }
 
 export async function runList(type: string, opts: ListOptions): Promise<number> {
   const t = recordType(type);
-  const since = opts.since === undefined ? null : Date.parse(opts.since);
-  if (since !== null && Number.isNaN(since)) throw new UsageError(`--since: not a date: "${opts.since}"`);
+  const since = opts.since === undefined ? null : parseSince(opts.since);
   const store = await openForReading(opts);
   const records = (store.data[COLLECTION[t]] as AnyRecord[])
     .filter((r) => since === null || Date.parse(r.created_at ?? '') >= since)
-    .filter((r) => !opts.status || r.status === opts.status)
-    .filter((r) => !opts.source || r.source === opts.source)
+    .filter((r) => !opts.status || r.status?.toLowerCase() === opts.status.toLowerCase())
+    .filter((r) => !opts.source || r.source?.toLowerCase() === opts.source.toLowerCase())
     .filter((r) => !opts.team || String(r.team) === opts.team || store.index.team(r.team as number)?.name.toLowerCase() === opts.team.toLowerCase())
     .sort((a, b) => Date.parse(b.created_at ?? '') - Date.parse(a.created_at ?? '') || b.id - a.id);
   if (opts.json) {

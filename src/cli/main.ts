@@ -11,7 +11,11 @@ function program(): Command {
     .description('Inbound Mail API processor: mail becomes requests and notes in a JSON store')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // A usage error is one line with its status, as every other failure ("Did you mean" included).
+      outputError: (s, write) => write(`5.5.4 m4me: ${s.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ')}\n`),
+    })
     .showSuggestionAfterError(true);
 
   p.command('process')
@@ -75,7 +79,7 @@ Examples:
     .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
     .option('--store <file>', 'the JSON store')
     .option('--config <file>', 'configuration file')
-    .option('--since <date>', 'only records created since this date')
+    .option('--since <date>', 'only records created since: a date (2026-03-01), a time with offset, or an age (36h, 7d)')
     .option('--status <status>', 'only records with this status')
     .option('--team <team>', 'only records of this team (name or ID)')
     .option('--source <source>', 'only records with this source')
@@ -83,6 +87,7 @@ Examples:
     .addHelpText('after', `
 Examples:
   m4me list requests --since 2026-03-01 --status assigned
+  m4me list request --since 7d --team 'Service Desk'
   m4me list request --source nagios --json`)
     .action(async (type: string, opts) => {
       const { runList } = await import('./inspect.js');
@@ -133,6 +138,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`5.5.4 m4me: ${err.message}\n`);
       return EX.USAGE;
+    }
+    if ((err as Error)?.name === 'ConfigError') {
+      // An operator command run with a broken configuration (`process` defers with 75 instead).
+      process.stderr.write(`4.3.5 m4me: invalid configuration: ${(err as Error).message} (m4me check-config lists every problem)\n`);
+      return EX.CONFIG;
     }
     if (err instanceof TempFailure) {
       process.stderr.write(`${err.status} m4me: ${err.message}\n`);

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
+import { lock } from '../store/lock.js';
 import { loadConfig } from './config.js';
 
 function header(text: string, name: string): string {
@@ -42,10 +43,29 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TempFailure('4.3.0', `cannot read outbox ${config.outbox}: ${describeIoError(err)}`);
     files = [];
   }
+  // Two sends at once (cron overlapping a manual run) would send the same mail twice.
+  let unlock: (() => Promise<void>) | null = null;
+  if (opts.send && !opts.dryRun && files.length) {
+    try {
+      unlock = lock(join(config.outbox, '.send.lock'), { stale: 600_000, update: 60_000, onCompromised: () => undefined });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new TempFailure('4.3.0', `another outbox --send is running on ${config.outbox}`);
+      throw new TempFailure('4.3.0', `cannot lock outbox ${config.outbox}: ${describeIoError(err)}`);
+    }
+  }
+  try {
+    return await sendAll(files, config, opts);
+  } finally {
+    await unlock?.().catch(() => undefined);
+  }
+}
+
+async function sendAll(files: string[], config: { store: string; outbox: string; sendmail: string }, opts: { send: boolean; dryRun: boolean; json: boolean }): Promise<number> {
   // Only mail the store has recorded is sent: a reply written by a run that was killed before
   // its store write stays queued until the retry records (and rewrites) it.
   const recorded = opts.send ? await recordedReplies(config.store) : null;
   let failures = 0;
+  let firstError = '';
   for (const f of files) {
     const path = join(config.outbox, f);
     const message = await readFile(path);
@@ -59,6 +79,7 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
       item.error = await sendmail(config.sendmail, message);
       if (item.error) {
         failures++;
+        firstError ||= item.error;
         item.status = 'failed';
         await writeFile(`${path}.error`, `${item.error}\n`).catch(() => undefined);
       } else {
@@ -70,9 +91,18 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
     } else if (opts.send) {
       item.status = 'would send';
     }
+    if (!opts.send || opts.dryRun) {
+      // The last --send that failed for it said why.
+      const error = await readFile(`${path}.error`, 'utf8').catch(() => null);
+      if (error !== null && item.status !== 'held') { item.status = opts.send ? item.status : 'failed'; item.error = error.trim(); }
+    }
     process.stdout.write(opts.json ? `${JSON.stringify(item)}\n`
       : `${item.status === 'failed' ? chalk.red(item.status) : item.status === 'sent' ? chalk.green(item.status) : chalk.dim(item.status)}  ${item.kind.padEnd(16)} ${item.to}  ${item.subject}${item.error ? chalk.red(`  (${item.error})`) : ''}\n`);
   }
   if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}\n`));
-  return failures ? 75 : 0;
+  if (failures) {
+    process.stderr.write(`4.4.0 m4me: ${failures} of ${files.length} message${files.length === 1 ? '' : 's'} not sent (${firstError}); they stay queued\n`);
+    return 75;
+  }
+  return 0;
 }

@@ -24,6 +24,25 @@ describe('check-config', () => {
     expect(r.stderr).toMatch(/^4\.3\.5 m4me: /);
   });
 
+  test('domains and alias addresses are checked; a broken JSON file names its reason; sendmail is looked for', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: ['mail.4me.com', 'not a domain!'], aliases: { 'help desk': 'widget-it@mail.4me.com' }, sendmail: '/nonexistent/sendmail -t -i' }));
+    const r = await runCli(['check-config'], { cwd: dir });
+    expect(r.code).toBe(78);
+    expect(r.stdout).toMatch(/mailDomain: "not a domain!" is not a domain name/);
+    expect(r.stdout).toMatch(/aliases: "help desk" is not an email address/);
+    writeFileSync(join(dir, '.m4merc.json'), '{ "store": "s.json", }');
+    const broken = await runCli(['check-config'], { cwd: dir });
+    expect(broken.code).toBe(78);
+    expect(broken.stdout).toMatch(/JSON Error in .*\.m4merc\.json: .+/);
+    const store = demoStoreFile(dir);
+    writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ store: 'store.json', sendmail: '/nonexistent/sendmail -t -i' }));
+    const warned = await runCli(['check-config'], { cwd: dir });
+    expect(warned.stdout).toContain(`✓ store ${store}`);
+    expect(warned.stdout).toMatch(/! sendmail: "\/nonexistent\/sendmail" is not an executable program/);
+    expect(warned.code).toBe(0);
+  });
+
   test('store problems with their JSON path (schema and references): exit 78', async () => {
     const dir = tempDir();
     const store = demoStoreFile(dir, (s) => {

@@ -1,6 +1,6 @@
 /** The operator's commands: show, list, outbox (--send with a stand-in sendmail). */
 import { describe, expect, test } from '@jest/globals';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, jsonLines, ROOT, runCli, tempDir } from '../helpers/cli.js';
 
@@ -106,5 +106,40 @@ describe('outbox', () => {
     const files = readdirSync(`${store}.outbox`);
     expect(files.filter((f) => f.endsWith('.eml')).length).toBe(17);
     expect(files.filter((f) => f.endsWith('.eml.error')).length).toBe(17);
+    expect(r.stderr).toMatch(/^4\.4\.0 m4me: 17 of 17 messages not sent \(\/bin\/false exited 1: \); they stay queued\n$/);
+    // Listing it later still says why.
+    const listed = jsonLines((await runCli(['outbox', '--json', '--config', config])).stdout) as unknown as { status: string; error: string }[];
+    expect(listed).toHaveLength(17);
+    for (const i of listed) expect([i.status, i.error]).toEqual(['failed', '/bin/false exited 1:']);
+  });
+
+  test('two --send at once: the second defers (75) instead of sending the same mail again', async () => {
+    const { dir, store } = await demoAfterReplay();
+    const config = join(dir, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/true' }));
+    mkdirSync(join(`${store}.outbox`, '.send.lock'));
+    const r = await runCli(['outbox', '--send', '--config', config]);
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(/^4\.3\.0 m4me: another outbox --send is running/);
+    expect(readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'))).toHaveLength(17);
+  });
+
+  test('list: --source and --status ignore case, --since takes a date, a time with offset or an age, and nothing looser', async () => {
+    const { store } = await demoAfterReplay();
+    const list = async (...args: string[]) => runCli(['list', 'request', '--json', '--store', store, ...args]);
+    const count = async (...args: string[]) => jsonLines((await list(...args)).stdout).length;
+    const nagios = await count('--source', 'Nagios');
+    expect(nagios).toBeGreaterThan(0);
+    expect(await count('--source', 'nagios')).toBe(nagios);
+    expect(await count('--status', 'ASSIGNED')).toBe(await count('--status', 'assigned'));
+    const all = await count();
+    expect(await count('--since', '2000-01-01')).toBe(all);
+    expect(await count('--since', '2026-03-02T08:00:00+00:00')).toBeLessThan(all);
+    expect(await count('--since', '100000w')).toBe(all);
+    for (const bad of ['1', 'March 1', '2026', 'yesterday']) {
+      const r = await list('--since', bad);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/^5\.5\.4 m4me: --since: expected a date/);
+    }
   });
 });

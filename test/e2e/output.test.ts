@@ -110,9 +110,15 @@ describe('command line errors', () => {
     [['process', '--clock', 'sundial'], /--clock/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['show', 'request'], /missing required argument/],
+    [['process', '--dryrun'], /unknown option '--dryrun' \(Did you mean --dry-run\?\)/],
+    [['shwo', 'request', '1'], /unknown command 'shwo' \(Did you mean show\?\)/],
+    [['list', 'request', '--sinc', '7d'], /unknown option '--sinc'/],
+    [['outbox', '--sen'], /unknown option '--sen'/],
   ])('%j exits 64 with one line', async (args, message) => {
     const r = await runCli(args as string[]);
     expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^5\.5\.4 m4me: /);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message as RegExp);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stdout).toBe('');
@@ -125,6 +131,20 @@ describe('command line errors', () => {
     expect(r.code).toBe(75);
     expect(r.stderr).toMatch(/^4\.3\.5 m4me: .*mailDomain/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('operator commands with a broken or missing configuration: one 4.3.5 line, exit 78; init creates nothing', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ mailDomain: 42 }));
+    for (const args of [['list', 'request'], ['show', 'request', '100001'], ['outbox'], ['init']]) {
+      for (const config of ['bad.json', 'missing.json']) {
+        const r = await runCli([...args, '--config', config], { cwd: dir });
+        expect([args, config, r.code]).toEqual([args, config, 78]);
+        expect(r.stderr).toMatch(/^4\.3\.5 m4me: invalid configuration: .*(mailDomain|does not exist)/);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    }
+    expect(existsSync(join(dir, 'm4me-store.json'))).toBe(false);
   });
 
   test('init creates a store, refuses to overwrite it without --force', async () => {
