@@ -17,7 +17,8 @@ export function matchEvent(ctx: MessageContext, candidate: Request, noteText: st
     const created = Date.parse(r.created_at);
     return r.status !== 'completed' && r.id !== candidate.id && created <= clock.now && clock.now - created <= DAY;
   };
-  const hasAttachments = email.attachments.length > 0;
+  // Inline images (a monitoring tool's logo in every alert) are not what makes a repeat news.
+  const hasAttachments = email.attachments.some((a) => !a.inline);
   const text = noteText.trim();
 
   if (ciGiven) {
@@ -35,8 +36,12 @@ export function matchEvent(ctx: MessageContext, candidate: Request, noteText: st
   }
 
   const rule = 'match.event_without_ci';
-  const found = latest(view.requestsBySubject(candidate).filter(recent)
-    .filter((r) => view.notesOf({ type: 'request', id: r.id }).some((n) => n.text.trim() === text)));
+  // A blank body left the first request without a note: no note is then the same note.
+  const sameNote = (r: Request) => {
+    const notes = view.notesOf({ type: 'request', id: r.id });
+    return notes.some((n) => n.text.trim() === text) || (text === '' && notes.length === 0);
+  };
+  const found = latest(view.requestsBySubject(candidate).filter(recent).filter(sameNote));
   if (!found) {
     trace.add(rule, 'not_matched', `no open request of the last 24 hours with the same subject, note, account, source and requested_for`);
     return null;

@@ -69,11 +69,15 @@ function sourceMatch(ctx: MessageContext, p: { source?: string; sourceID?: strin
   return null;
 }
 
-/** At least 6 digits, after nothing, whitespace or `#`, before nothing, whitespace or a word break. */
+/**
+ * At least 6 digits, after nothing, whitespace or `#`, before nothing, whitespace or a word
+ * break. No record ID starts with 0 or has more digits than an integer holds exactly, so
+ * such numbers name nothing (Number() would read "0100002" as 100002).
+ */
 const SUBJECT_ID = /(?:^|(?<=[\s#]))(\d{6,})\b/g;
 
 export function subjectIds(subject: string): number[] {
-  return [...subject.matchAll(SUBJECT_ID)].map((m) => Number(m[1]));
+  return [...subject.matchAll(SUBJECT_ID)].map((m) => m[1]!).filter((d) => d[0] !== '0' && d.length <= 15).map(Number);
 }
 
 function subjectIdMatch(ctx: MessageContext): Match | null {

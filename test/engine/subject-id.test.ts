@@ -12,6 +12,8 @@ describe('subject IDs (at least 6 digits, after nothing, whitespace or #, before
     ['(123456) has a bracket before', []],
     ['first 100001 then #100002 and 100003', [100001, 100002, 100003]],
     ['1234567', [1234567]],
+    ['0100002 starts with a zero', []],
+    ['12345678901234567890 is longer than any ID', []],
   ])('%s', (subject, ids) => {
     expect(subjectIds(subject)).toEqual(ids);
   });
