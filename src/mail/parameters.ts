@@ -25,12 +25,18 @@ function normaliseName(name: string): string {
  * (leading blank lines skipped) to the first blank line or the first line that is not a
  * parameter; the blank line that ends the block is dropped with it.
  */
-export function splitParameters(body: string): { parameters: ParameterLine[]; text: string } {
+export function splitParameters(body: string, opts: { blankLinesBetween?: boolean } = {}): { parameters: ParameterLine[]; text: string } {
   const lines = body.split(/\r?\n/);
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === '') i++;
   const parameters: ParameterLine[] = [];
   for (; i < lines.length; i++) {
+    if (opts.blankLinesBetween && parameters.length && lines[i]!.trim() === '') {
+      // Text converted from HTML: a blank line ends the block only when no parameter follows it.
+      let j = i;
+      while (j < lines.length && lines[j]!.trim() === '') j++;
+      if (j < lines.length && PARAMETER.test(lines[j]!.trim())) i = j;
+    }
     const line = lines[i]!;
     const m = PARAMETER.exec(line.trim());
     if (!m) break;

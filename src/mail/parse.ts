@@ -23,18 +23,34 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
     throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
   }
   const simpleParser = loadParser();
+  // A message that is one HTML part is converted below, with inline image markers and its
+  // paragraphs known: mailparser's own conversion of it would be done for nothing.
+  const htmlRoot = /^content-type:[ \t]*text\/html/im.test(head.toString('latin1'));
   const mail = await simpleParser(utf8Headers(raw, head), {
-    skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
+    skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true, skipHtmlToText: htmlRoot,
     checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
   });
   const email = toInboundEmail(mail, raw, head, envelopeSender ?? null);
   if (!mail.text?.trim() && typeof mail.html === 'string' && mail.html.trim()) {
     // HTML-only mail: our own conversion, so inline images leave a marker where they stood.
     const body = await htmlToText(mail.html, email.attachments);
-    const { parameters, text } = splitParameters(body);
+    // Each <p> of a tool's HTML mail is a paragraph: blank lines between its parameter lines.
+    const { parameters, text } = splitParameters(body, { blankLinesBetween: true });
     Object.assign(email, { parameters, text: tidy(text), fullText: tidy(body) });
+  } else {
+    // A text part says nothing of where its inline images stood: their markers go at its end.
+    const markers = email.attachments.filter((a) => a.inline).map(imageMarker).filter((m) => !email.fullText.includes(m));
+    if (markers.length) {
+      const tail = markers.join('\n');
+      Object.assign(email, { text: email.text ? `${email.text}\n\n${tail}` : tail, fullText: email.fullText ? `${email.fullText}\n\n${tail}` : tail });
+    }
   }
   return email;
+}
+
+/** `[image: name]`, with the display name the note's inline_images entry gets. */
+function imageMarker(part: { filename: string | null; contentType: string }): string {
+  return `[image: ${displayName(part.filename, part.contentType).replace(/\]/g, '')}]`;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -67,9 +83,7 @@ async function htmlToText(html: string, parts: AttachmentPart[]): Promise<string
         const src = String(elem.attribs?.src ?? '');
         if (!src.toLowerCase().startsWith('cid:')) return;
         const part = byCid.get(src.slice(4));
-        // The same display name the note's inline_images entry gets.
-        const name = part ? displayName(part.filename, part.contentType) : displayName(src.slice(4), 'image/unknown');
-        builder.addInline(`[image: ${name.replace(/\]/g, '')}]`);
+        builder.addInline(imageMarker(part ?? { filename: src.slice(4), contentType: 'image/unknown' }));
       },
     },
   });

@@ -79,7 +79,8 @@ describe('attachment shapes', () => {
     const { line, store } = await processMessage(raw);
     expect(line.outcome).toBe('request_created');
     const note = storedNote(store, line.note);
-    expect(note.text).toBe('The scanner shows this error.');
+    // The text part says nothing of where the image stood: its marker is at the end.
+    expect(note.text).toBe('The scanner shows this error.\n\n[image: screenshot.png]');
     expect(note.attachments).toHaveLength(1);
     expectStored(store, note.attachments[0], PDF, 'scanner-log.pdf', 'application/pdf');
     expect(note.inline_images).toHaveLength(1);
@@ -109,6 +110,7 @@ describe('attachment shapes', () => {
     ]));
     const { line, store } = await processMessage(raw);
     const note = storedNote(store, line.note);
+    expect(note.text).toBe('See the picture below.\n\n[image: photo.png]');
     expect(note.attachments).toEqual([]);
     expect(note.inline_images).toHaveLength(1);
     expectStored(store, note.inline_images[0], PNG, 'photo.png', 'image/png');
