@@ -126,7 +126,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       if (email.date) now = Date.parse(email.date);
       else clockWarnings.push('--clock message: the message has no valid Date header, the current time was used');
     }
-    const clock: Clock = { now };
+    const clock: Clock = { now, tick: () => performance.now() };
     store ??= await Store.open(paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
     const results: Result[] = [];
     for (const envelopeRecipient of envelopeRecipients.length ? envelopeRecipients : [null]) {
@@ -134,6 +134,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       const decision = decide(email, store.index, { ...basePolicy, envelopeRecipient }, clock);
       const t2 = performance.now();
       times.add('decide', t2 - t1);
+      times.rule(decision.trace, decision.traceMs);
       decision.warnings.push(...clockWarnings);
       await store.apply(decision, !opts.dryRun);
       times.add('store', performance.now() - t2);
@@ -174,6 +175,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       bytes += raw.raw.length;
       const t = performance.now();
       for (const r of await handle(raw)) await out.result(r);
+      out.messages++;
       times.message(raw.input, performance.now() - t);
       await progress?.update(count, bytes);
       if (++sinceCheckpoint >= CHECKPOINT_MESSAGES || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
@@ -207,6 +209,8 @@ class Output {
   private size = 0;
   private counts: Record<string, number> = {};
   private total = 0;
+  /** Messages read (a message for two --recipient addresses gives two results). */
+  messages = 0;
   private constructor(
     private opts: ProcessOptions,
     private render: ((r: Result) => string) | null,
@@ -247,7 +251,7 @@ class Output {
   async end(seconds: number, times: StageTimes): Promise<void> {
     await this.flush();
     if (this.summary && this.total > 1 && !this.opts.quiet) {
-      process.stdout.write(`\n${this.summary(this.counts, this.total, seconds, times)}\n`);
+      process.stdout.write(`\n${this.summary(this.counts, this.messages, seconds, times)}\n`);
     }
   }
 }

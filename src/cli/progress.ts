@@ -66,4 +66,23 @@ export class StageTimes {
   message(input: string, ms: number): void {
     if (!this.slowest || ms > this.slowest.ms) this.slowest = { input, ms };
   }
+
+  /** Time by rule, from a decision's trace and the ms spent reaching each of its entries. */
+  readonly rules = new Map<string, { ms: number; n: number }>();
+  rule(trace: readonly { rule: string }[], ms: readonly number[] | undefined): void {
+    if (!ms) return;
+    trace.forEach((t, i) => {
+      const r = this.rules.get(t.rule) ?? { ms: 0, n: 0 };
+      r.ms += ms[i] ?? 0;
+      r.n++;
+      this.rules.set(t.rule, r);
+    });
+  }
+
+  get slowestRule(): { rule: string; ms: number; n: number; share: number } | null {
+    let best: [string, { ms: number; n: number }] | null = null;
+    let sum = 0;
+    for (const e of this.rules) { sum += e[1].ms; if (!best || e[1].ms > best[1].ms) best = e; }
+    return best ? { rule: best[0], ...best[1], share: sum ? best[1].ms / sum : 0 } : null;
+  }
 }

@@ -29,27 +29,36 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
   for (const w of r.warnings) lines.push(`  ${chalk.yellow('warning:')} ${w}`);
   if (explain) {
     for (const t of r.trace) lines.push(`  ${MARK[t.result]} ${t.rule.padEnd(30)} ${chalk.dim(t.detail)}`);
-    const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` || t.rule === `parameters.${field}`).at(-1);
+    // The last word on a field: its default rule, or the parameter that set it (#team_id, #rfc, …).
+    const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` ||
+      (t.rule.startsWith('parameters.') && t.result === 'applied' && t.detail.startsWith(`${field} = `))).at(-1);
     if (r.outcome === 'request_created') {
       for (const f of ['team', 'category']) {
         const t = why(f);
-        if (t) lines.push(`  ${chalk.bold(`why this ${f}:`)} ${t.detail}`);
+        const text = !t ? null : t.rule.startsWith('parameters.') ? `#${t.rule.slice('parameters.'.length)}: ${t.detail.slice(f.length + 3)}` : t.detail;
+        if (text) lines.push(`  ${chalk.bold(`why this ${f}:`)} ${text}`);
       }
     }
   }
   return lines.join('\n');
 }
 
-export function renderSummary(counts: Record<string, number>, total: number, seconds: number, times?: StageTimes): string {
+export function renderSummary(counts: Record<string, number>, messages: number, seconds: number, times?: StageTimes): string {
   const order = ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed'];
-  const rate = seconds > 0 ? ` (${Math.round(total / seconds)} messages/s)` : '';
+  const rate = seconds > 0 ? ` (${Math.round(messages / seconds)} messages/s)` : '';
   const rows = order.map((o) => `  ${o.padEnd(16)} ${String(counts[o] ?? 0).padStart(7)}`);
-  const lines = [`${chalk.bold(`${total} messages`)} in ${seconds.toFixed(1)} s${rate}`, ...rows];
+  const results = order.reduce((n, o) => n + (counts[o] ?? 0), 0);
+  const perAddress = results !== messages ? `, ${results} results (one per inbound address)` : '';
+  const lines = [`${chalk.bold(`${messages} message${messages === 1 ? '' : 's'}`)}${perAddress} in ${seconds.toFixed(1)} s${rate}`, ...rows];
   if (times) {
     const sum = times.totals.parse + times.totals.decide + times.totals.store || 1;
     const pct = (ms: number) => `${Math.round((ms / sum) * 100)}%`;
     lines.push(`  time: parsing ${pct(times.totals.parse)}, rules ${pct(times.totals.decide)}, store ${pct(times.totals.store)}`);
     if (times.slowest) lines.push(`  slowest message: ${times.slowest.input} (${Math.round(times.slowest.ms)} ms)`);
+    const rule = times.slowestRule;
+    if (rule) {
+      lines.push(`  slowest rule: ${rule.rule} (${(rule.ms / rule.n).toFixed(3)} ms a time, ${rule.n} times, ${Math.round(rule.share * 100)}% of the rules' time)`);
+    }
   }
   return lines.join('\n');
 }

@@ -23,6 +23,9 @@ export function buildRequest(ctx: MessageContext, params: RequestParameters, id:
   };
 
   const requested_for = params.requested_for ?? sender.id;
+  note('requested_by', sender.id, 'the sender (no other value allowed)');
+  note('created_by', sender.id, 'the sender (no other value allowed)');
+  if (params.requested_for === undefined) note('requested_for', sender.id, 'the sender');
   const ci = params.ci ?? fromTemplate<number>('ci') ?? null;
 
   let service_instance: number | null = params.service_instance ?? fromTemplate<number>('service_instance') ?? null;
@@ -68,9 +71,12 @@ export function buildRequest(ctx: MessageContext, params: RequestParameters, id:
   if (!params.source) note('source', source, 'no #source given');
   if (!params.sourceID) note('sourceID', sourceID, 'the Message-ID of the email');
 
+  const subject = email.subject.trim() || fromTemplate<string>('subject') || '(no subject)';
+  if (email.subject.trim()) note('subject', JSON.stringify(subject), 'the Subject of the email');
+  else if (subject === '(no subject)') note('subject', JSON.stringify(subject), 'the email has no Subject');
   return {
     id, account,
-    subject: email.subject.trim() || fromTemplate<string>('subject') || '(no subject)',
+    subject,
     category, impact, status,
     completion_reason: status === 'completed' ? params.completion_reason ?? fromTemplate<string>('completion_reason') ?? null : null,
     team, member,

@@ -31,7 +31,7 @@ import type { Clock, Decision, Outcome, Policy, StoreView } from './types.js';
 export const ledgerKey = (messageKey: string, recipient: string) => `${messageKey} ${recipient}`;
 
 export function decide(email: InboundEmail, view: StoreView, policy: Policy, clock: Clock): Decision {
-  const trace = new Trace();
+  const trace = new Trace(clock.tick);
   const recipient = chooseRecipient(email, policy, view, trace);
   const key = ledgerKey(email.key, recipient);
   const domain = ownDomain(recipient, policy);
@@ -39,7 +39,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   const finish = (outcome: Outcome, rule: string, record: RecordRef | null, extra: Partial<Decision> = {}): Decision => ({
     outcome, rule, record, rejection: null, outgoing: [], notifications: [], files: [], ...extra,
     inbound: { key, message_id: email.messageId, recipient, received_at: isoTime(clock.now), outcome, rule, record },
-    warnings: trace.warnings, trace: trace.entries,
+    warnings: trace.warnings, trace: trace.entries, ...(trace.ms ? { traceMs: trace.ms } : {}),
   });
   const reject = (rule: string, reason: string, person?: Person): Decision => {
     const to = autoReplyAddress(email, policy, view, clock, trace);

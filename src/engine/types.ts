@@ -70,7 +70,14 @@ export interface Policy {
 }
 
 /** The injected clock: the instant a message is processed at, in ms. */
-export interface Clock { now: number }
+export interface Clock {
+  now: number;
+  /**
+   * A stopwatch (ms), given only to measure how long each rule takes (the batch summary's
+   * slowest rule). It never changes a decision; without it nothing is timed.
+   */
+  tick?: () => number;
+}
 
 export type TraceResult = 'matched' | 'not_matched' | 'applied' | 'skipped' | 'ignored' | 'failed';
 export interface TraceEntry { rule: string; result: TraceResult; detail: string }
@@ -111,4 +118,6 @@ export interface Decision {
   inbound?: InboundEntry;
   warnings: string[];
   trace: TraceEntry[];
+  /** With `clock.tick`: the ms spent reaching each trace entry, in trace order. */
+  traceMs?: number[];
 }

@@ -2,7 +2,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
 
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -39,7 +40,53 @@ describe('process output', () => {
     expect(explained.stdout).toMatch(/✓ defaults\.team\s+team 2002: the support team of service instance 4002/);
     expect(explained.stdout).toMatch(/why this team: .*support team of service instance 4002/);
     expect(explained.stdout).not.toMatch(/\x1b\[/); // no colour when not a terminal
+    // Rules that did not fire are there with a ✗ and why; the category from a shortcut is explained.
+    expect(explained.stdout).toMatch(/✗ match\.subject_id\s+no number of 6 or more digits/);
+    expect(explained.stdout).toMatch(/why this category: #incident: /);
+    expect(explained.stdout).toMatch(/✓ defaults\.requested_by\s+requested_by 1003: the sender/);
+    const byId = await runCli(['process', '--dry-run', '--explain', '--store', store, '--now', DEMO_NOW], {
+      stdin: eml({ from: 'Nagios <nagios@monitoring.widget.example>', id: 'why@t', subject: 'Why' }, '#team_id: 2002\n#rfc\n\nBody.\n'),
+    });
+    expect(byId.stdout).toMatch(/why this team: #team_id: team 2002 \(Network\)/);
+    expect(byId.stdout).toMatch(/why this category: #rfc: rfc/);
   });
+
+  test('a batch ends with the summary table: every outcome, time by stage, slowest message and slowest rule', async () => {
+    const store = demoStoreFile();
+    const r = await runCli(['process', '--dry-run', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\n25 messages in [\d.]+ s \(\d+ messages\/s\)\n/);
+    for (const o of ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed']) expect(r.stdout).toMatch(new RegExp(`\n  ${o}\\s+\\d+\n`));
+    expect(r.stdout).toMatch(/\n  slowest message: mbox:.*demo\.mbox#\d+ \(\d+ ms\)/);
+    expect(r.stdout).toMatch(/\n  slowest rule: [a-z_]+\.[a-zA-Z_.]+ \([\d.]+ ms a time, \d+ times, \d+% of the rules' time\)/);
+    expect(r.stderr).toBe(''); // no spinner when stderr is not a terminal
+  });
+
+  test('on a terminal (script(1)): the spinner goes to stderr with count and rate, never to stdout', async () => {
+    const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+    if (!script) { console.warn('NOTICE: script(1) not found: spinner-on-a-terminal test skipped'); return; }
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const mbox = join(dir, 'many.mbox');
+    writeFileSync(mbox, Array.from({ length: 3000 }, (_, i) => `From ellen.brown@widget.example Mon Mar  2 08:00:00 2026\n${eml({ id: `tty${i}@t`, subject: `Terminal ${i}` })}\n`).join(''));
+    const out = join(dir, 'out');
+    // ora shows nothing where CI is set (as in CI) or TERM is dumb: the terminal of a person.
+    const { CI: _ci, ...rest } = process.env;
+    const terminalEnv = { ...rest, TERM: 'xterm' };
+    // script(1) gives the command a terminal; its stdout goes to a file, so the terminal is its stderr.
+    const cmd = [process.execPath, BIN, 'process', '--dry-run', '--store', store, '--now', DEMO_NOW, mbox].map((a) => `'${a}'`).join(' ');
+    const tty = await new Promise<string>((resolve) => {
+      // A bare pty has no size: give it one, as a terminal window has.
+      const child = spawn(script, ['-qec', `stty cols 120 rows 40; ${cmd} > '${out}'`, '/dev/null'], { stdio: ['ignore', 'pipe', 'ignore'], env: terminalEnv });
+      let text = '';
+      child.stdout.on('data', (d) => { text += d; });
+      child.on('close', () => resolve(text));
+    });
+    expect(tty).toMatch(/\d+ messages \(\d+\/s, about \d+ (s|min) left\)/);
+    const stdout = readFileSync(out, 'utf8');
+    expect(stdout).not.toMatch(/messages \(\d+\/s/);
+    expect(stdout).toMatch(/3000 messages in [\d.]+ s/);
+  }, 60_000);
 
   test('--dry-run leaves store, outbox and files byte-identical', async () => {
     const dir = tempDir();
