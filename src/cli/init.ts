@@ -1,8 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { emptyStore } from '../store/schema.js';
-import { atomicWrite } from '../store/store.js';
 import { loadConfig } from './config.js';
 import { UsageError } from './exit.js';
 
@@ -15,8 +14,14 @@ export async function runInit(opts: { demo: boolean; store?: string; config?: st
   const data = opts.demo ? (await import('../store/demo.js')).demoStore() : emptyStore();
   try {
     await mkdir(dirname(path), { recursive: true });
-    await atomicWrite(path, JSON.stringify(data));
+    // A new store is written by lowdb (steno: temp file and rename), as a plain JSON file an
+    // operator can read; the first delivery rewrites it in the compact form m4me keeps.
+    const { Low } = await import('lowdb');
+    const { JSONFile } = await import('lowdb/node');
+    const db = new Low<typeof data>(new JSONFile(path), data);
+    await db.write();
   } catch (err) {
+    await unlink(join(dirname(path), `.${basename(path)}.tmp`)).catch(() => undefined); // steno's, left by a full disk
     throw new TempFailure('4.3.0', `cannot write ${path}: ${describeIoError(err)}`);
   }
   if (!opts.quiet) {
