@@ -1,6 +1,7 @@
 import { access, constants, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import chalk from 'chalk';
+import { parseJsonBytes } from '../store/big-json.js';
 import { storeProblems } from '../store/store.js';
 import { ConfigError, loadConfig } from './config.js';
 import { EX } from './exit.js';
@@ -44,10 +45,10 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     return EX.CONFIG;
   }
   try {
-    const text = await readFile(config.store, 'utf8');
+    const bytes = await readFile(config.store);
     let data: unknown;
     try {
-      data = JSON.parse(text);
+      data = parseJsonBytes(bytes);
     } catch (e) {
       problems.push(`store ${config.store}: not valid JSON (${(e as Error).message}); restore it from a backup`);
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { lock } from '../store/lock.js';
+import { parseJsonBytes } from '../store/big-json.js';
 import { loadConfig } from './config.js';
 
 function header(text: string, name: string): string {
@@ -27,7 +28,7 @@ function sendmail(command: string, message: Buffer): Promise<string | null> {
 
 async function recordedReplies(store: string): Promise<Set<string>> {
   try {
-    const data = JSON.parse(await readFile(store, 'utf8')) as { auto_replies?: { message_id?: string }[] };
+    const data = parseJsonBytes(await readFile(store)) as { auto_replies?: { message_id?: string }[] };
     return new Set((data.auto_replies ?? []).map((r) => r.message_id ?? ''));
   } catch (err) {
     throw new TempFailure('4.3.5', `cannot read store ${store} to check the outbox against it: ${describeIoError(err)}`);

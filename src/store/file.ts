@@ -13,6 +13,7 @@
  */
 import { close, closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { parseJsonBytes } from './big-json.js';
 import { type Collection, IndexSource, RESIDENT, type SavedLookups, type Tables } from './indexes.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import { type Places, type RowReader, type RowWriter, Table } from './table.js';
@@ -117,7 +118,9 @@ export class StoreFile implements RowReader {
   }
 
   private openWhole(check: (data: unknown) => string[]): IndexSource {
-    const data = JSON.parse(readFileSync(this.path, 'utf8')) as StoreData;
+    const bytes = readFileSync(this.path);
+    // Past V8's longest string the document is read row by row from its bytes.
+    const data = parseJsonBytes(bytes) as StoreData;
     const problems = check(data);
     if (problems.length) throw Object.assign(new Error('not a store'), { problems });
     for (const c of ARRAY_COLLECTIONS) (data as Record<string, unknown>)[c] ??= [];
