@@ -38,7 +38,11 @@ export function dmarcVerdict(email: InboundEmail, policy: Policy): { pass: boole
 /** X-4me-From / X-4me-Auth, honoured only under 'Allow email parameter #from'. */
 export function checkFromOverride(email: InboundEmail, account: Account, policy: Policy, trace: Trace): OverrideResult {
   const { x4meFrom, x4meAuth } = email.headers;
-  if (!x4meFrom) return { use: false };
+  if (x4meFrom === null) return { use: false };
+  if (!x4meFrom.trim()) {
+    trace.add('sender.from_override', 'ignored', 'X-4me-From is empty: the From address is the sender');
+    return { use: false };
+  }
   if (!account.email_policy.allow_from_parameter) {
     trace.add('sender.from_override', 'ignored', `X-4me-From ignored: 'Allow email parameter #from' is off for ${account.id}`);
     return { use: false };

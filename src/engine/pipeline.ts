@@ -87,7 +87,8 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   const request = buildRequest(ctx, params, view.nextRecordId());
   if (override.use && email.from) {
     // On behalf of someone else: the form's own sender, when it is a person, created it.
-    const creator = view.peopleByPrimaryEmail(email.from.address).find((p) => p.account === account.id && !p.disabled);
+    const accounts = [account.id, account.directory_account];
+    const creator = view.peopleByPrimaryEmail(email.from.address).find((p) => accounts.includes(p.account) && !p.disabled);
     if (creator) request.created_by = creator.id;
   }
 
