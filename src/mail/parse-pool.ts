@@ -20,7 +20,7 @@ class ParseWorker {
   constructor(private readonly onDeath: (w: ParseWorker) => void, private readonly onReply: () => void) {
     // mailparser allocates a great deal of short-lived memory: a young generation much larger
     // than V8's default saves most of the worker's garbage collection time.
-    this.worker = new Worker(new URL('./parse-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    this.worker = new Worker(new URL('../mail/parse-worker.js', import.meta.url) /* from dist/mail/ and from the bundle in dist/cli/ */, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     this.worker.unref();
     this.worker.on('message', (reply: ParseReply) => {
       const p = this.pending.get(reply.id);
