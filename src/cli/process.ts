@@ -82,7 +82,8 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const started = Date.now();
 
   const quarantine = async (raw: RawMessage): Promise<string> => {
-    const name = `${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(raw.raw).digest('hex').slice(0, 16)}.eml`;
+    // Named by the run's clock (--now when given), so a replay names its files the same way.
+    const name = `${new Date(fixedNow ?? Date.now()).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(raw.raw).digest('hex').slice(0, 16)}.eml`;
     const path = join(config.quarantine, name);
     try {
       await mkdir(config.quarantine, { recursive: true });

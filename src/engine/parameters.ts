@@ -48,7 +48,7 @@ export function readParameters(ctx: MessageContext): { honoured: boolean; params
   return { honoured: true, params };
 }
 
-const DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 /** ISO 8601 with an offset; `YYYY-MM-DD HH:MM[:SS]` and `YYYY-MM-DD` are taken as UTC. */
 export function parseDateTime(value: string): string | null {
@@ -61,7 +61,7 @@ export function parseDateTime(value: string): string | null {
   let offset = 0;
   if (zone.toUpperCase() !== 'Z') {
     const z = zone.replace(':', '');
-    const oh = +z.slice(1, 3), om = +z.slice(3, 5);
+    const oh = +z.slice(1, 3), om = +(z.slice(3, 5) || '0'); // ISO 8601 allows +hh alone
     if (oh > 14 || om > 59) return null;
     offset = (z[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
@@ -253,8 +253,8 @@ class Reader {
 
   requestedFor(line: ParameterLine, find: (account: string) => Person | undefined): void {
     if (!hasRole(this.ctx.sender, this.home, 'service_desk_analyst')) {
-      this.ctx.trace.add(`parameters.${line.name}`, 'ignored',
-        `person ${this.ctx.sender.id} does not have the Service Desk Analyst role of ${this.home}; requested_for stays the sender`);
+      this.ctx.trace.warn(`parameters.${line.name}`,
+        `#${line.name} ignored: person ${this.ctx.sender.id} does not have the Service Desk Analyst role of ${this.home}; requested_for stays the sender`);
       return;
     }
     const account = this.scope(line);
