@@ -35,15 +35,23 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
   const problems: string[] = [];
   const say = (ok: boolean, text: string) => process.stdout.write(`${ok ? chalk.green('✓') : chalk.red('✗')} ${text}\n`);
   let config;
+  const { configSchemaProblems } = await import('./config-schema.js');
+  const invalid = (file: string | null, list: string[]) => {
+    for (const p of list) say(false, `${file ?? 'configuration'}: ${p}`);
+    process.stderr.write(`4.3.5 m4me: invalid configuration ${file ?? ''} (${list.length} problem${list.length === 1 ? '' : 's'})\n`);
+    return EX.CONFIG;
+  };
   try {
     config = await loadConfig({ configFile: opts.config, store: opts.store });
-    say(true, `configuration ${config.file ?? '(none found: built-in defaults)'}`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems) say(false, `${err.file ?? 'configuration'}: ${p}`);
-    process.stderr.write(`4.3.5 m4me: invalid configuration ${err.file ?? ''} (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
-    return EX.CONFIG;
+    // Read but wrong: the JSON Schema's report (ajv), with JSON paths; unreadable: why.
+    const schema = err.raw === undefined ? [] : await configSchemaProblems(err.raw);
+    return invalid(err.file, schema.length ? schema : err.problems);
   }
+  const schema = await configSchemaProblems(config.raw);
+  if (schema.length) return invalid(config.file, schema);
+  say(true, `configuration ${config.file ?? '(none found: built-in defaults)'} matches its JSON Schema`);
   try {
     const bytes = await readFile(config.store);
     let data: unknown;

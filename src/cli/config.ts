@@ -17,9 +17,14 @@ export interface Config {
   maxAttachments: number;
   /** Where the configuration came from, or null for built-in defaults. */
   file: string | null;
+  /** The configuration object as read (empty without a file). */
+  raw: Record<string, unknown>;
 }
 
 export class ConfigError extends Error {
+  /** The configuration object as read, when it could be read. */
+  raw: unknown = undefined;
+
   constructor(readonly problems: string[], readonly file: string | null) {
     super(`${file ?? 'configuration'}: ${problems.join('; ')}`);
     this.name = 'ConfigError';
@@ -96,7 +101,7 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
   const raw = (result?.config ?? {}) as Record<string, unknown>;
   const file = result?.filepath ?? null;
   const problems = configProblems(raw);
-  if (problems.length) throw new ConfigError(problems, file);
+  if (problems.length) throw Object.assign(new ConfigError(problems, file), { raw });
   const base = file ? dirname(file) : opts.cwd ?? process.cwd();
   const path = (p: string) => resolve(base, p);
   const store = opts.store ? resolve(opts.cwd ?? process.cwd(), opts.store) : path((raw.store as string) ?? './m4me-store.json');
@@ -118,5 +123,6 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
     maxAutoRepliesPerDay: (raw.maxAutoRepliesPerDay as number) ?? 20,
     maxAttachments: (raw.maxAttachments as number) ?? 20,
     file,
+    raw,
   };
 }

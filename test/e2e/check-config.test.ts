@@ -1,6 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { configSchemaProblems } from '../../src/cli/config-schema.js';
+import { configProblems } from '../../src/cli/config.js';
 import { demoStoreFile, runCli, tempDir } from '../helpers/cli.js';
 
 describe('check-config', () => {
@@ -18,9 +20,9 @@ describe('check-config', () => {
     writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: 42, lockTimeoutMs: -1, colour: 'red' }));
     const r = await runCli(['check-config'], { cwd: dir });
     expect(r.code).toBe(78);
-    expect(r.stdout).toMatch(/mailDomain: expected a string or list of strings, got 42/);
-    expect(r.stdout).toMatch(/lockTimeoutMs: expected a non-negative integer, got -1/);
-    expect(r.stdout).toMatch(/colour: unknown key/);
+    expect(r.stdout).toMatch(/\/mailDomain: must be a string or a list of strings \(the inbound domain/);
+    expect(r.stdout).toMatch(/\/lockTimeoutMs: must be >= 0 \(ms to wait for the store lock/);
+    expect(r.stdout).toMatch(/\/colour: unknown key \(known: store, mailDomain/);
     expect(r.stderr).toMatch(/^4\.3\.5 m4me: /);
   });
 
@@ -29,7 +31,7 @@ describe('check-config', () => {
     writeFileSync(join(dir, '.m4merc.json'), JSON.stringify({ mailDomain: ['mail.4me.com', 'not a domain!'], aliases: { 'help desk': 'widget-it@mail.4me.com' }, sendmail: '/nonexistent/sendmail -t -i' }));
     const r = await runCli(['check-config'], { cwd: dir });
     expect(r.code).toBe(78);
-    expect(r.stdout).toMatch(/mailDomain: "not a domain!" is not a domain name/);
+    expect(r.stdout).toMatch(/\/mailDomain\/1: "not a domain!" is not a domain name/);
     expect(r.stdout).toMatch(/aliases: "help desk" is not an email address/);
     writeFileSync(join(dir, '.m4merc.json'), '{ "store": "s.json", }');
     const broken = await runCli(['check-config'], { cwd: dir });
@@ -59,5 +61,21 @@ describe('check-config', () => {
     expect(r.stdout).toMatch(/\/notes\/0\/record\/type: must be equal to one of the allowed values/);
     expect(r.stdout).toMatch(/\/people\/10: person ID 1001 is used twice/);
     expect(r.stdout).toMatch(/\/problems\/0: ID 100001 is also used by requests/);
+  });
+
+  test('the JSON Schema (check-config, ajv) and the delivery’s own check agree on every key', async () => {
+    const configs: unknown[] = [
+      {}, { store: 's.json', mailDomain: 'mail.4me.com' }, { mailDomain: ['a.example', 'b.example'] },
+      { mailDomain: 42 }, { mailDomain: [] }, { mailDomain: ['ok.example', 'not ok'] }, { mailDomain: '' },
+      { aliases: { 'help@corp.example': 'x@mail.4me.com' } }, { aliases: { 'no at': 'x@mail.4me.com' } }, { aliases: { 'a@b.example': 7 } },
+      { lockTimeoutMs: -1 }, { lockTimeoutMs: 1.5 }, { maxMessageBytes: 0 }, { maxAttachments: 0 }, { acknowledgements: 'yes' },
+      { trustedAuthservIds: 'mx' }, { trustedAuthservIds: ['mx.corp.example'] }, { sendmail: '' }, { colour: 'red' }, { store: 3, outbox: [] },
+    ];
+    const keyOf = (line: string) => line.replace(/^\//, '').split(/[/:]/)[0];
+    for (const raw of configs) {
+      const fast = [...new Set(configProblems(raw).map(keyOf))].sort();
+      const schema = [...new Set((await configSchemaProblems(raw)).map(keyOf))].sort();
+      expect([raw, schema]).toEqual([raw, fast]);
+    }
   });
 });
