@@ -30,7 +30,7 @@ export interface ProcessOptions {
 }
 
 /** How far a batch reads (and parses) ahead of the message being decided. */
-const AHEAD_MESSAGES = 64;
+const AHEAD_MESSAGES = 512;
 const AHEAD_BYTES = 32 << 20;
 
 /** Checkpoint (atomic write of the store) at least this often in a batch. */

@@ -68,10 +68,11 @@ function revive(email: InboundEmail): InboundEmail {
 }
 
 /**
- * Messages a worker holds at most. Parsing several messages at a time is faster with
- * mailparser (its stream steps interleave), and measured best with the whole read-ahead.
+ * Messages a worker holds at most: the whole read-ahead. It parses a few dozen at a time
+ * (./parse-worker.ts) and keeps the rest queued, so it has work while the main thread is
+ * busy for a while (a checkpoint writes the whole store) and cannot hand it more.
  */
-const IN_FLIGHT = 64;
+const IN_FLIGHT = 512;
 /** Messages the main thread parses at a time when it comes to one no worker took. */
 const STEAL = 4;
 const YOUNG_MB = 96;
@@ -108,6 +109,7 @@ export class ParsePool {
       o.parsed.catch(() => undefined);
       return;
     }
+    this.waiting.push(o);
     this.dispatch();
   }
 
@@ -126,27 +128,37 @@ export class ParsePool {
       next.parsed.catch(() => undefined);
       more--;
     }
-    return parseEmail(raw, envelopeSender);
+    const parsed = parseEmail(raw, envelopeSender);
+    if (o) o.parsed = parsed; // no worker is to start on it now
+    return parsed;
   }
+
+  /** Offered messages no one has started to parse, oldest first (some may be taken since). */
+  private waiting: Offered[] = [];
+  private waitingHead = 0;
 
   /** Hands the oldest offered messages to workers with room. */
   private dispatch(): void {
-    for (const [key, o] of this.offered) {
-      if (o.parsed) continue;
+    while (this.waitingHead < this.waiting.length) {
+      const o = this.waiting[this.waitingHead]!;
+      if (o.parsed) { this.waitingHead++; continue; }
       let w: ParseWorker | undefined;
       for (const x of this.workers) if (x.pending.size < IN_FLIGHT && (!w || x.pending.size < w.pending.size)) w = x;
       if (!w) return;
       const worker = w;
       o.parsed = new Promise((resolve, reject) => worker.send(++this.id, o.raw, o.envelopeSender, { resolve, reject, raw: o.raw, envelopeSender: o.envelopeSender }));
       o.parsed.catch(() => undefined); // handled when its message is taken
-      void key;
+      this.waitingHead++;
     }
+    if (this.waitingHead > 1024) { this.waiting = this.waiting.slice(this.waitingHead); this.waitingHead = 0; }
   }
 
   async close(): Promise<void> {
     const workers = this.workers;
     this.workers = [];
     this.offered.clear();
+    this.waiting = [];
+    this.waitingHead = 0;
     await Promise.all(workers.map((w) => w.stop()));
   }
 }

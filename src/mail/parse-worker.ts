@@ -11,8 +11,29 @@ export type ParseReply =
   | { id: number; email: unknown }
   | { id: number; error: string; unreadable: boolean };
 
+/**
+ * Messages parsed at once. The pool sends far more than this (it keeps a long queue here, so
+ * this thread goes on parsing while the main thread is busy writing a checkpoint and cannot
+ * send more); mailparser is fastest with a few dozen interleaved, slower with hundreds.
+ */
+const CONCURRENT = 32;
+const queue: ParseTask[] = [];
+let running = 0;
+
 parentPort?.on('message', (task: ParseTask) => {
-  parseEmail(Buffer.from(task.raw), task.envelopeSender).then(
+  queue.push(task);
+  next();
+});
+
+function next(): void {
+  while (running < CONCURRENT && queue.length) {
+    running++;
+    parse(queue.shift()!).finally(() => { running--; next(); });
+  }
+}
+
+function parse(task: ParseTask): Promise<void> {
+  return parseEmail(Buffer.from(task.raw), task.envelopeSender).then(
     (email) => {
       const transfer: ArrayBuffer[] = [];
       for (const a of email.attachments) {
@@ -30,4 +51,4 @@ parentPort?.on('message', (task: ParseTask) => {
       parentPort!.postMessage({ id: task.id, error: message, unreadable: err instanceof UnreadableMessageError } satisfies ParseReply);
     },
   );
-});
+}

@@ -3,6 +3,7 @@ import type { AddressObject, ParsedMail } from 'mailparser';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
 import { splitParameters } from './parameters.js';
+import { parseSinglePart } from './single-part.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
 
 /** The message is not email at all (no header block): it is quarantined, never guessed at. */
@@ -16,20 +17,42 @@ function loadParser() {
   return loadMailparser().simpleParser;
 }
 
+export const SIMPLE_PARSER_OPTIONS = {
+  skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true,
+  checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
+} as const;
+
 /** Parses raw bytes once into the plain value the engine works on. */
 export async function parseEmail(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
+  return parseSinglePartEmail(raw, envelopeSender) ?? parseWithMailparser(raw, envelopeSender);
+}
+
+/**
+ * The same value, at once, for a message that is one text/plain part (./single-part.ts);
+ * null for any other message. Throws UnreadableMessageError as parseEmail does.
+ */
+export function parseSinglePartEmail(raw: Buffer, envelopeSender?: string | null): InboundEmail | null {
+  const head = readableHeader(raw);
+  const mail = parseSinglePart(utf8Headers(raw, head));
+  return mail && toInboundEmail(mail, raw, head, envelopeSender ?? null);
+}
+
+function readableHeader(raw: Buffer): Buffer {
   const head = headerBlock(raw);
   if (!HEADER_FIELD.test(head.toString('latin1').split(/\r?\n/, 1)[0] ?? '')) {
     throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
   }
+  return head;
+}
+
+/** parseEmail without the single-part reading: every message through mailparser. */
+export async function parseWithMailparser(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
+  const head = readableHeader(raw);
   const simpleParser = loadParser();
   // A message that is one HTML part is converted below, with inline image markers and its
   // paragraphs known: mailparser's own conversion of it would be done for nothing.
   const htmlRoot = /^content-type:[ \t]*text\/html/im.test(head.toString('latin1'));
-  const mail = await simpleParser(utf8Headers(raw, head), {
-    skipTextToHtml: true, skipImageLinks: true, keepCidLinks: true, skipTextLinks: true, skipHtmlToText: htmlRoot,
-    checksumAlgo: 'sha256', maxHtmlLengthToParse: 5 * 1024 * 1024,
-  });
+  const mail = await simpleParser(utf8Headers(raw, head), { ...SIMPLE_PARSER_OPTIONS, skipHtmlToText: htmlRoot });
   const email = toInboundEmail(mail, raw, head, envelopeSender ?? null);
   if (!mail.text?.trim() && typeof mail.html === 'string' && mail.html.trim()) {
     // HTML-only mail: our own conversion, so inline images leave a marker where they stood.
@@ -37,13 +60,17 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
     // Each <p> of a tool's HTML mail is a paragraph: blank lines between its parameter lines.
     const { parameters, text } = splitParameters(body, { blankLinesBetween: true });
     Object.assign(email, { parameters, text: tidy(text), fullText: tidy(body) });
-  } else {
-    // A text part says nothing of where its inline images stood: their markers go at its end.
-    const markers = email.attachments.filter((a) => a.inline).map(imageMarker).filter((m) => !email.fullText.includes(m));
-    if (markers.length) {
-      const tail = markers.join('\n');
-      Object.assign(email, { text: email.text ? `${email.text}\n\n${tail}` : tail, fullText: email.fullText ? `${email.fullText}\n\n${tail}` : tail });
-    }
+    return email;
+  }
+  return withInlineMarkers(email);
+}
+
+/** A text part says nothing of where its inline images stood: their markers go at its end. */
+function withInlineMarkers(email: InboundEmail): InboundEmail {
+  const markers = email.attachments.filter((a) => a.inline).map(imageMarker).filter((m) => !email.fullText.includes(m));
+  if (markers.length) {
+    const tail = markers.join('\n');
+    Object.assign(email, { text: email.text ? `${email.text}\n\n${tail}` : tail, fullText: email.fullText ? `${email.fullText}\n\n${tail}` : tail });
   }
   return email;
 }
@@ -102,7 +129,9 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
   const body = mail.text ?? '';
   const { parameters, text } = splitParameters(body);
   const from = addresses(mail.from)[0] ?? null;
-  const date = mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null;
+  // mailparser puts the time of parsing in place of a Date it cannot read: that is no date.
+  const date = mail.date && !Number.isNaN(mail.date.getTime()) && header['date'] && !Number.isNaN(Date.parse(header['date'][0]!))
+    ? mail.date.toISOString() : null;
   const html = typeof mail.html === 'string' ? mail.html : '';
   return {
     messageId,
