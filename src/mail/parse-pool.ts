@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { parseEmail, UnreadableMessageError } from './parse.js';
+import { parseEmail, parseSinglePartEmail, UnreadableMessageError } from './parse.js';
 import type { ParseReply, ParseTask } from './parse-worker.js';
 import type { InboundEmail } from './types.js';
 
@@ -73,6 +73,8 @@ function revive(email: InboundEmail): InboundEmail {
  * busy for a while (a checkpoint writes the whole store) and cannot hand it more.
  */
 const IN_FLIGHT = 512;
+/** A worker holding fewer messages than this is given single text parts too. */
+const STARVING = Number(process.env.M4ME_STARVING ?? 64);
 /** Messages the main thread parses at a time when it comes to one no worker took. */
 const STEAL = 4;
 const YOUNG_MB = 96;
@@ -103,6 +105,18 @@ export class ParsePool {
   offer(key: object, raw: Buffer, envelopeSender: string | null): void {
     const o: Offered = { raw, envelopeSender, parsed: null };
     this.offered.set(key, o);
+    // A single text part is read here at once (cheaper than handing it to a worker and back),
+    // unless the worker is about to run out of work.
+    if (!this.workers.length || this.workers.some((w) => w.pending.size >= STARVING)) {
+      try {
+        const email = parseSinglePartEmail(raw, envelopeSender);
+        if (email) { o.parsed = Promise.resolve(email); return; }
+      } catch (err) {
+        o.parsed = Promise.reject(err);
+        o.parsed.catch(() => undefined);
+        return;
+      }
+    }
     if (!this.workers.length) {
       // No thread: parse here, but several at a time, which mailparser does faster.
       o.parsed = parseEmail(raw, envelopeSender);

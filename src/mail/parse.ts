@@ -1,3 +1,4 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { displayName } from './filename.js';
@@ -80,20 +81,13 @@ function imageMarker(part: { filename: string | null; contentType: string }): st
   return `[image: ${displayName(part.filename, part.contentType).replace(/\]/g, '')}]`;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Raw 8-bit header bytes are read as UTF-8 by the parser; bytes that are not UTF-8 are
  * taken as Latin-1 (what such legacy mail almost always is), instead of becoming U+FFFD.
  */
 function utf8Headers(raw: Buffer, head: Buffer): Buffer {
-  if (!head.some((b) => b > 0x7f)) return raw;
-  try {
-    strictUtf8.decode(head);
-    return raw;
-  } catch {
-    return Buffer.concat([Buffer.from(head.toString('latin1'), 'utf8'), raw.subarray(head.length)]);
-  }
+  if (isAscii(head) || isUtf8(head)) return raw;
+  return Buffer.concat([Buffer.from(head.toString('latin1'), 'utf8'), raw.subarray(head.length)]);
 }
 
 /** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */

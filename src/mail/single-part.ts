@@ -59,6 +59,7 @@ function load(): Parts | null {
   return parts;
 }
 
+const FIELDS = new Set(['from', 'to', 'cc', 'subject', 'date', 'message-id', 'in-reply-to', 'references']);
 /** Charsets mailparser takes as they are (it transcodes every other one through a stream). */
 const AS_IS_CHARSET = new Set(['ascii', 'usascii', 'utf8']);
 /** Well below mailsplit's 1 MiB head limit, where its line cost accounting would matter. */
@@ -89,12 +90,14 @@ export function parseSinglePart(raw: Buffer): ParsedMail | null {
     (node.disposition && node.disposition !== 'inline') || node.encoding === 'base64' || !AS_IS_CHARSET.has(charset)) {
     return null;
   }
-  const headers = p.processHeaders(node.headers.getList());
+  // Only the fields the InboundEmail is made of are decoded (each line is decoded on its own,
+  // so their values are the ones decoding every line gives); the rest is read from headerLines.
+  const headers = p.processHeaders(node.headers.getList().filter((l) => FIELDS.has(l.key)));
   let body = raw.subarray(end);
   if (node.encoding === 'quoted-printable') body = p.decodeQp(body.toString('binary'));
   const text = body.toString().replace(/\r?\n/g, '\n');
   const mail: Record<string, unknown> = { attachments: [], headers, headerLines: node.headers.lines };
-  for (const key of ['subject', 'references', 'date', 'to', 'from', 'cc', 'bcc', 'message-id', 'in-reply-to', 'reply-to']) {
+  for (const key of FIELDS) {
     if (headers.has(key)) mail[key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = headers.get(key);
   }
   if (text) mail.text = text;
