@@ -33,6 +33,8 @@ export interface ProcessOptions {
 const AHEAD_MESSAGES = 512;
 const AHEAD_BYTES = 32 << 20;
 
+const OUTPUT_CHUNK = 256 << 10;
+
 /** Checkpoint (atomic write of the store) at least this often in a batch. */
 const CHECKPOINT_MESSAGES = 2000;
 const CHECKPOINT_MS = 5000;
@@ -206,8 +208,9 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
 
 /** Writes results in input order: JSON Lines, or the human rendering (with a summary for batches). */
 class Output {
-  private buffer: string[] = [];
-  private size = 0;
+  /** Results are encoded straight into a chunk (no joined string to encode again), a new one per write. */
+  private chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  private used = 0;
   private counts: Record<string, number> = {};
   private total = 0;
   /** Messages read (a message for two --recipient addresses gives two results). */
@@ -229,19 +232,24 @@ class Output {
   async result(r: Result): Promise<void> {
     this.total++;
     this.counts[r.outcome] = (this.counts[r.outcome] ?? 0) + 1;
-    const line = this.render ? this.render(r) : JSON.stringify(r);
-    this.buffer.push(line, '\n');
-    this.size += line.length;
-    if (this.size > 1 << 16) await this.flush();
+    const line = `${this.render ? this.render(r) : JSON.stringify(r)}\n`;
+    // A UTF-16 unit takes at most 3 bytes in UTF-8.
+    if (this.used + line.length * 3 > this.chunk.length) await this.flush();
+    if (line.length * 3 > this.chunk.length) await this.write(line);
+    else this.used += this.chunk.write(line, this.used);
   }
 
   private async flush(): Promise<void> {
-    if (!this.buffer.length) return;
-    const text = this.buffer.join('');
-    this.buffer = [];
-    this.size = 0;
+    if (!this.used) return;
+    const full = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    this.used = 0;
+    await this.write(full);
+  }
+
+  private async write(data: Buffer | string): Promise<void> {
     this.around?.before();
-    const ok = process.stdout.write(text);
+    const ok = process.stdout.write(data);
     this.around?.after();
     if (!ok) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
   }
