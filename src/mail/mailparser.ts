@@ -38,12 +38,17 @@ export function htmlToTextModule(): typeof import('html-to-text') {
   return loadMailparser().require('html-to-text') as typeof import('html-to-text');
 }
 
+/** A require that resolves modules as mailparser's own code (dist/cjs/mail-parser.js) does. */
+export function requireFromMailparser(mpRequire: NodeJS.Require): NodeJS.Require {
+  const mpDir = mpRequire.resolve('mailparser/package.json').replace(/package\.json$/, '');
+  return createRequire(`${mpDir}dist/cjs/mail-parser.js`);
+}
+
 interface CachedModule { id: string; filename: string; loaded: boolean; exports: unknown; children: unknown[]; paths: string[] }
 
 function prepare(mpRequire: NodeJS.Require): void {
   const cache = mpRequire.cache as Record<string, CachedModule | undefined>;
-  const mpDir = mpRequire.resolve('mailparser/package.json').replace(/package\.json$/, '');
-  const fromMp = createRequire(`${mpDir}dist/cjs/mail-parser.js`);
+  const fromMp = requireFromMailparser(mpRequire);
   const libmimePath = fromMp.resolve('libmime');
   const fromLibmime = createRequire(libmimePath);
 

@@ -107,7 +107,7 @@ export class ParsePool {
     this.offered.set(key, o);
     // A single text part is read here at once (cheaper than handing it to a worker and back),
     // unless the worker is about to run out of work.
-    if (!this.workers.length || this.workers.some((w) => w.pending.size >= STARVING)) {
+    if (this.workers.some((w) => w.pending.size >= STARVING)) {
       try {
         const email = parseSinglePartEmail(raw, envelopeSender);
         if (email) { o.parsed = Promise.resolve(email); return; }
@@ -118,7 +118,8 @@ export class ParsePool {
       }
     }
     if (!this.workers.length) {
-      // No thread: parse here, but several at a time, which mailparser does faster.
+      // No thread: parse here (a single text part at once), the rest several at a time,
+      // which mailparser does faster.
       o.parsed = parseEmail(raw, envelopeSender);
       o.parsed.catch(() => undefined);
       return;

@@ -25,7 +25,10 @@ export const SIMPLE_PARSER_OPTIONS = {
 
 /** Parses raw bytes once into the plain value the engine works on. */
 export async function parseEmail(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
-  return parseSinglePartEmail(raw, envelopeSender) ?? parseWithMailparser(raw, envelopeSender);
+  const head = readableHeader(raw);
+  const input = utf8Headers(raw, head);
+  const mail = parseSinglePart(input);
+  return mail ? toInboundEmail(mail, raw, head, envelopeSender ?? null) : mailparserEmail(raw, input, head, envelopeSender);
 }
 
 /**
@@ -38,6 +41,12 @@ export function parseSinglePartEmail(raw: Buffer, envelopeSender?: string | null
   return mail && toInboundEmail(mail, raw, head, envelopeSender ?? null);
 }
 
+/** parseEmail without the single-part reading: every message through mailparser. */
+export async function parseWithMailparser(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
+  const head = readableHeader(raw);
+  return mailparserEmail(raw, utf8Headers(raw, head), head, envelopeSender);
+}
+
 function readableHeader(raw: Buffer): Buffer {
   const head = headerBlock(raw);
   if (!HEADER_FIELD.test(head.toString('latin1').split(/\r?\n/, 1)[0] ?? '')) {
@@ -46,14 +55,13 @@ function readableHeader(raw: Buffer): Buffer {
   return head;
 }
 
-/** parseEmail without the single-part reading: every message through mailparser. */
-export async function parseWithMailparser(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
-  const head = readableHeader(raw);
+/** `input` is `raw` with its header bytes as UTF-8 (utf8Headers). */
+async function mailparserEmail(raw: Buffer, input: Buffer, head: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
   const simpleParser = loadParser();
   // A message that is one HTML part is converted below, with inline image markers and its
   // paragraphs known: mailparser's own conversion of it would be done for nothing.
   const htmlRoot = /^content-type:[ \t]*text\/html/im.test(head.toString('latin1'));
-  const mail = await simpleParser(utf8Headers(raw, head), { ...SIMPLE_PARSER_OPTIONS, skipHtmlToText: htmlRoot });
+  const mail = await simpleParser(input, { ...SIMPLE_PARSER_OPTIONS, skipHtmlToText: htmlRoot });
   const email = toInboundEmail(mail, raw, head, envelopeSender ?? null);
   if (!mail.text?.trim() && typeof mail.html === 'string' && mail.html.trim()) {
     // HTML-only mail: our own conversion, so inline images leave a marker where they stood.

@@ -15,7 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import type { ParsedMail } from 'mailparser';
-import { loadMailparser } from './mailparser.js';
+import { loadMailparser, requireFromMailparser } from './mailparser.js';
 
 interface HeaderLine { key: string; line: string }
 interface MimeNodeLike {
@@ -43,9 +43,7 @@ function load(): Parts | null {
   if (parts !== undefined) return parts;
   try {
     const { require: mpRequire } = loadMailparser();
-    const mpDir = mpRequire.resolve('mailparser/package.json').replace(/package\.json$/, '');
-    const fromMp = createRequire(`${mpDir}dist/cjs/mail-parser.js`);
-    const fromMailsplit = createRequire(fromMp.resolve('@zone-eu/mailsplit'));
+    const fromMailsplit = createRequire(requireFromMailparser(mpRequire).resolve('@zone-eu/mailsplit'));
     const MimeNode = fromMailsplit('./lib/mime-node.js') as Parts['MimeNode'];
     const libqp = fromMailsplit('libqp') as { decode(s: string): Buffer };
     const { MailParser } = mpRequire('mailparser') as { MailParser: new (o: object) => { processHeaders(l: HeaderLine[]): Map<string, unknown> } };
@@ -59,7 +57,11 @@ function load(): Parts | null {
   return parts;
 }
 
-const FIELDS = new Set(['from', 'to', 'cc', 'subject', 'date', 'message-id', 'in-reply-to', 'references']);
+/** The header fields the InboundEmail is made of, and their names on simpleParser's result. */
+const FIELDS = new Map([
+  ['from', 'from'], ['to', 'to'], ['cc', 'cc'], ['subject', 'subject'], ['date', 'date'],
+  ['message-id', 'messageId'], ['in-reply-to', 'inReplyTo'], ['references', 'references'],
+]);
 /** Charsets mailparser takes as they are (it transcodes every other one through a stream). */
 const AS_IS_CHARSET = new Set(['ascii', 'usascii', 'utf8']);
 /** Well below mailsplit's 1 MiB head limit, where its line cost accounting would matter. */
@@ -97,9 +99,7 @@ export function parseSinglePart(raw: Buffer): ParsedMail | null {
   if (node.encoding === 'quoted-printable') body = p.decodeQp(body.toString('binary'));
   const text = body.toString().replace(/\r?\n/g, '\n');
   const mail: Record<string, unknown> = { attachments: [], headers, headerLines: node.headers.lines };
-  for (const key of FIELDS) {
-    if (headers.has(key)) mail[key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = headers.get(key);
-  }
+  for (const [key, name] of FIELDS) if (headers.has(key)) mail[name] = headers.get(key);
   if (text) mail.text = text;
   return mail as unknown as ParsedMail;
 }
