@@ -6,5 +6,4 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
-  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
 };

@@ -1,10 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { CORPUS, corpusAvailable, demoStoreFile, DEMO_NOW, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { CORPUS, CORPUS_PRESENT, testIf, demoStoreFile, DEMO_NOW, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
 
 describe('the shared corpus (722 real-world messages)', () => {
-  it('gives exactly one result per message, no crash, no stack trace, and a valid store', async () => {
-    if (!corpusAvailable('corpus replay')) return;
+  testIf(CORPUS_PRESENT, 'the corpus replay')('gives exactly one result per message, no crash, no stack trace, and a valid store', async () => {
     const dir = tempDir();
     // Unknown senders become people, so every readable message goes through the whole engine.
     const store = demoStoreFile(dir, (s) => { s.accounts.find((a) => a.id === 'widget-it')!.email_policy.auto_create_people = true; });

@@ -3,7 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { BIN, DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir, testIf } from '../helpers/cli.js';
 
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -62,9 +62,9 @@ describe('process output', () => {
     expect(r.stderr).toBe(''); // no spinner when stderr is not a terminal
   });
 
-  test('on a terminal (script(1)): the spinner goes to stderr with count and rate, never to stdout', async () => {
-    const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
-    if (!script) { console.warn('NOTICE: script(1) not found: spinner-on-a-terminal test skipped'); return; }
+  const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+  testIf(script !== undefined || 'script(1) not found', 'the spinner-on-a-terminal test')('on a terminal (script(1)): the spinner goes to stderr with count and rate, never to stdout', async () => {
+    if (!script) return;
     const dir = tempDir();
     const store = demoStoreFile(dir);
     const mbox = join(dir, 'many.mbox');

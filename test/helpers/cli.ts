@@ -1,3 +1,4 @@
+import { test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,9 +55,24 @@ export function jsonLines(stdout: string): Result[] {
 
 export function corpusAvailable(what = 'corpus'): boolean {
   if (existsSync(join(CORPUS, 'all.mbox'))) return true;
-  console.warn(`NOTICE: ../shared/corpus is absent; the ${what} test checked nothing`);
+  console.warn(`NOTICE: ../shared/corpus is absent; the ${what} test is skipped`);
   return false;
 }
+
+/** true where ../shared/corpus is there, else why not (for testIf). */
+export const CORPUS_PRESENT: true | string = existsSync(join(CORPUS, 'all.mbox')) || '../shared/corpus is absent';
+
+/**
+ * `test` where a prerequisite holds, else `test.skip` with a visible notice, so a test
+ * that cannot check anything is counted as skipped, never as passed. Decided when the
+ * test file loads (jest has no skipping from inside a running test).
+ */
+export function testIf(available: boolean | string, what: string): typeof test | typeof test.skip {
+  if (available === true) return test;
+  console.warn(`NOTICE: ${what} is skipped${typeof available === 'string' ? `: ${available}` : ''}`);
+  return test.skip;
+}
+
 
 /** A small RFC 5322 message. */
 export function eml(h: { from?: string; to?: string; subject?: string; id?: string; date?: string; headers?: string[] }, body = 'Hello.\n'): string {

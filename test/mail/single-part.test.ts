@@ -8,7 +8,7 @@ import { splitMbox } from '../../src/input/mbox.js';
 import { loadMailparser } from '../../src/mail/mailparser.js';
 import { parseEmail, parseSinglePartEmail, parseWithMailparser, SIMPLE_PARSER_OPTIONS } from '../../src/mail/parse.js';
 import { parseSinglePart } from '../../src/mail/single-part.js';
-import { CORPUS, corpusAvailable } from '../helpers/cli.js';
+import { CORPUS, CORPUS_PRESENT, testIf } from '../helpers/cli.js';
 
 /** The fast reading's result (null: not a single text part), and mailparser's, for one message. */
 async function both(raw: Buffer) {
@@ -51,8 +51,7 @@ const head = (lines: string[], body: string, eol = '\n') => `${lines.join(eol)}$
 const std = ['From: Ann Example <ann@example.com>', 'To: desk@mail.4me.com', 'Subject: printer', 'Message-ID: <a1@example.com>', 'Date: Thu, 05 Mar 2026 10:00:00 +0000'];
 
 describe('single text/plain part read without mailparser streams', () => {
-  it('gives mailparser\'s result for every such message of the corpus', async () => {
-    if (!corpusAvailable('single-part equivalence over the corpus')) return;
+  testIf(CORPUS_PRESENT, 'single-part equivalence over the corpus')('gives mailparser\'s result for every such message of the corpus', async () => {
     let fast = 0;
     let total = 0;
     const mbox = join(CORPUS, 'all.mbox');

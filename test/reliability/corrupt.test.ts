@@ -8,7 +8,7 @@ import { describe, expect, test } from '@jest/globals';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoStore } from '../../src/store/demo.js';
-import { DEMO_NOW, type Run, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, type Run, runCli, tempDir, testIf } from '../helpers/cli.js';
 import { canRunAs, expectOneStatusLine, filesUnder, mailWithAttachment, runCliAs } from './helpers.js';
 
 const demo = JSON.stringify(demoStore(), null, 2);
@@ -61,7 +61,9 @@ describe('corrupt or foreign store', () => {
     expectCheckConfigNames(await runCli(['check-config', '--store', store]), store, /is a directory/);
   });
 
-  test('a store m4me may not read', async () => {
+  // root reads anything: then the case needs m4me run as nobody.
+  const unreadable = process.getuid?.() !== 0 || canRunAs(65534, 65534) || 'running as root and cannot run m4me as nobody';
+  testIf(unreadable, 'the no-permission case')('a store m4me may not read', async () => {
     const dir = tempDir();
     const store = join(dir, 'store.json');
     writeFileSync(store, JSON.stringify(demoStore()));
@@ -76,7 +78,6 @@ describe('corrupt or foreign store', () => {
       chmodSync(dir, 0o777);
       run = (args, stdin) => runCliAs(65534, 65534, args, stdin);
     } else {
-      console.warn('NOTICE: running as root and cannot run m4me as nobody: the no-permission case checked nothing');
       return;
     }
     try {
