@@ -2,6 +2,8 @@
  * Decision tests as data: every `cases/*.json` names an `.eml` and the decision it must
  * produce. Each case runs the built CLI against a fresh demo store (patched as the case
  * says), then the JSON output and the store file are checked against the expectation.
+ * The JSON and .eml files are the only source of the cases: write a new case by hand
+ * (no generator rewrites them).
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
