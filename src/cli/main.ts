@@ -1,12 +1,12 @@
 // First: commander's load then finds the stand-in for node:child_process (./lazy-builtins.ts).
 import './lazy-builtins.js';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { TempFailure } from '../store/errors.js';
 import { EX, UsageError } from './exit.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-function program(): Command {
+export function program(): Command {
   const p = new Command('m4me')
     .description('Inbound Mail API processor: mail becomes requests and notes in a JSON store')
     .version('0.1.0')
@@ -122,6 +122,19 @@ Examples:
     .action(async (opts) => {
       const { runCheckConfig } = await import('./check-config.js');
       process.exitCode = await runCheckConfig(opts);
+    });
+
+  p.command('completion')
+    .description('print a shell completion script')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .addHelpText('after', `
+Examples:
+  eval "$(m4me completion bash)"
+  m4me completion bash > /etc/bash_completion.d/m4me
+  m4me completion zsh > "\${fpath[1]}/_m4me"`)
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { completionScript } = await import('./docs.js');
+      process.stdout.write(completionScript(program(), shell));
     });
   return p;
 }

@@ -2,12 +2,14 @@
 # Prepares the procmail and maildrop recipe test (test/mta/recipes.test.ts): installs
 # Debian's procmail and maildrop packages when they are missing and this is possible
 # (root, apt). Never fails: without them the test is skipped with a notice.
+# Also zsh, for the syntax check of `m4me completion zsh` (test/e2e/docs.test.ts).
 set -u
 note() { echo "test/mta/setup.sh: $*" >&2; }
 missing=()
 command -v procmail >/dev/null 2>&1 || missing+=(procmail)
 command -v maildrop >/dev/null 2>&1 || missing+=(maildrop)
-if [ ${#missing[@]} -eq 0 ]; then note "procmail and maildrop are installed"; exit 0; fi
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+if [ ${#missing[@]} -eq 0 ]; then note "procmail, maildrop and zsh are installed"; exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   note "${missing[*]} missing and no root/apt-get: the recipe test will skip them"
   exit 0
