@@ -124,6 +124,39 @@ Examples:
       process.exitCode = await runCheckConfig(opts);
     });
 
+  p.command('import')
+    .description('add or update records of a reference collection (accounts, people, teams, …) from CSV, JSON or JSON Lines')
+    .argument('<type>', 'accounts, people, teams, organizations, service_instances, configuration_items, first_line_support_agreements, workflow_templates or request_templates')
+    .argument('<file>', 'a .csv file (header row; lists separated by ;, nested fields as email_policy.allow_new_requests), a .json array or .jsonl')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--dry-run', 'check every row, change nothing', false)
+    .option('--quiet', 'print nothing on success', false)
+    .addHelpText('after', `
+Examples:
+  m4me import accounts samples/site/accounts.csv
+  m4me import people people.csv --dry-run
+  m4me import teams teams.jsonl`)
+    .action(async (type: string, file: string, opts) => {
+      const { runImport } = await import('./import.js');
+      process.exitCode = await runImport(type, file, opts);
+    });
+
+  p.command('export')
+    .description('print the records of a reference collection, to edit and import again')
+    .argument('<type>', 'a reference collection, as for import')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('json'))
+    .addHelpText('after', `
+Examples:
+  m4me export people --format csv > people.csv
+  m4me export accounts > accounts.json`)
+    .action(async (type: string, opts) => {
+      const { runExport } = await import('./import.js');
+      process.exitCode = await runExport(type, opts);
+    });
+
   p.command('completion')
     .description('print a shell completion script')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))

@@ -156,6 +156,23 @@ export class Store {
     if (decision.inbound) ix.addInbound(decision.inbound);
   }
 
+  /**
+   * Adds or replaces rows of a reference collection by `id` (m4me import), to be written at
+   * the next checkpoint. A replaced row is changed in place: the table may hold it resident.
+   */
+  upsertRows(collection: string, rows: Record<string, unknown>[]): void {
+    const table = this.index.tables[collection as keyof StoreIndex['tables']] as unknown as Table<Record<string, unknown>>;
+    const at = new Map(table.all().map((r, i) => [r.id, i]));
+    for (const row of rows) {
+      const i = at.get(row.id);
+      if (i === undefined) { at.set(row.id, table.push(row)); continue; }
+      const current = table.get(i);
+      for (const k of Object.keys(current)) delete current[k];
+      table.touched(i, Object.assign(current, row));
+    }
+    this.dirty = true;
+  }
+
   // Small files, one after the other: written synchronously, which takes a batch a fraction
   // of the CPU time (and none of the thread pool's hand-offs) that the asynchronous calls do.
   private writeFiles(decision: Decision): void {
