@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // The m4me executable: the compiled CLI lives in dist/ (built by `npm install` / `npm run build`),
 // bundled into one module (dist/cli/m4me.js): a delivery resolves and reads one file, not forty.
+
+// NO_COLOR (no-color.org) is honoured unless FORCE_COLOR says otherwise: chalk reads only
+// FORCE_COLOR, once, when the bundle loads, so it is told here, before.
+if (process.env.NO_COLOR && !('FORCE_COLOR' in process.env)) process.env.FORCE_COLOR = '0';
 import('../dist/cli/m4me.js').then(
   async ({ main }) => {
     const code = await main(process.argv);

@@ -31,6 +31,7 @@ export function program(): Command {
     .option('--now <iso8601>', 'the clock used for every time rule')
     .addOption(new Option('--clock <source>', 'message: use each message\'s Date: header as the clock').choices(['message', 'system']))
     .option('--quiet', 'no spinner, no summary', false)
+    .option('--verbose', 'the summary also says where the time went (parsing, rules, store; slowest message and rule)', false)
     .addHelpText('after', `
 Examples:
   m4me process --store m4me-store.json message.eml
@@ -172,8 +173,31 @@ Examples:
   return p;
 }
 
+/** Whether a run only reads: when its reader goes away there is nothing left to finish. */
+function readsOnly(args: string[]): boolean {
+  const [cmd] = args;
+  if (cmd === undefined || args.includes('--help') || args.includes('-h') || args.includes('--version') || args.includes('-V')) return true;
+  if (['process', 'import', 'outbox'].includes(cmd)) return args.includes('--dry-run') || (cmd === 'outbox' && !args.includes('--send'));
+  return !['init'].includes(cmd);
+}
+
+/**
+ * A reader that went away (`| less` quit, `| head` had enough) is no failure and no stack
+ * trace: a run that only reads ends with 0 at once; one that changes the store stops writing
+ * output and finishes its work, so what it did is still committed before it exits.
+ */
+function quietWhenReaderLeaves(args: string[]): void {
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (readsOnly(args)) process.exit(0);
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
+}
+
 /** One line on stderr, an RFC 3463 status first, and the sysexits code: never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
+  quietWhenReaderLeaves(argv.slice(2));
   try {
     await program().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

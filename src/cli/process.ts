@@ -27,6 +27,7 @@ export interface ProcessOptions {
   now?: string;
   clock?: string;
   quiet: boolean;
+  verbose?: boolean;
 }
 
 /** How far a batch reads (and parses) ahead of the message being decided. */
@@ -218,7 +219,7 @@ class Output {
   private constructor(
     private opts: ProcessOptions,
     private render: ((r: Result) => string) | null,
-    private summary: ((c: Record<string, number>, n: number, s: number, t: StageTimes) => string) | null,
+    private summary: ((c: Record<string, number>, n: number, s: number, t?: StageTimes) => string) | null,
   ) {}
 
   /** `teamName` resolves team IDs for the human rendering, once the store is open. */
@@ -248,19 +249,22 @@ class Output {
   }
 
   private async write(data: Buffer | string): Promise<void> {
+    // The reader went away (EPIPE, see main.ts): the work goes on without output.
+    if (process.stdout.destroyed) return;
     this.around?.before();
     const ok = process.stdout.write(data);
     this.around?.after();
-    if (!ok) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+    if (!ok) await new Promise<void>((r) => { process.stdout.once('drain', r); process.stdout.once('close', r); });
   }
 
   /** Set by the spinner, so results and the spinner line never mix on a terminal. */
   around: { before(): void; after(): void } | null = null;
 
+  /** The summary goes to stderr: stdout holds the results alone, to pipe or page. */
   async end(seconds: number, times: StageTimes): Promise<void> {
     await this.flush();
-    if (this.summary && this.total > 1 && !this.opts.quiet) {
-      process.stdout.write(`\n${this.summary(this.counts, this.messages, seconds, times)}\n`);
-    }
+    if (!this.summary || this.opts.quiet) return;
+    if (this.total > 1) process.stderr.write(`\n${this.summary(this.counts, this.messages, seconds, this.opts.verbose ? times : undefined)}\n`);
+    if (this.opts.dryRun) process.stderr.write('dry run: nothing was changed\n');
   }
 }

@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Ora } from 'ora';
 
@@ -16,6 +17,9 @@ export class Progress {
   static async create(enabled: boolean, inputs: string[]): Promise<Progress | null> {
     // A terminal of zero columns (a bare pty) would make ora's line arithmetic loop forever.
     if (!enabled || !process.stderr.isTTY || !(process.stderr.columns > 0)) return null;
+    // Results piped on (`| less`, `| grep`) are most likely shown on this same terminal: a
+    // spinner there would draw over them. Into a file or a terminal, it stays out of the way.
+    if (!process.stdout.isTTY && stdoutIsPipe()) return null;
     // An ETA is possible when every input is a file of known size.
     let total: number | null = 0;
     for (const input of inputs.length ? inputs : ['-']) {
@@ -52,6 +56,10 @@ export class Progress {
     this.spinner?.stop();
     this.spinner = null;
   }
+}
+
+function stdoutIsPipe(): boolean {
+  try { return fstatSync(1).isFIFO() || fstatSync(1).isSocket(); } catch { return false; }
 }
 
 /** Where the time of a batch went, for the summary. */

@@ -4,8 +4,9 @@ import type { TraceEntry } from '../engine/types.js';
 import type { Result } from './result.js';
 import { printable } from './terminal.js';
 
+// A rule that did not apply is no failure: only a refusal is a red ✗.
 const MARK: Record<TraceEntry['result'], string> = {
-  matched: chalk.green('✓'), applied: chalk.green('✓'), not_matched: chalk.red('✗'), failed: chalk.red('✗'),
+  matched: chalk.green('✓'), applied: chalk.green('✓'), not_matched: chalk.gray('–'), failed: chalk.red('✗'),
   skipped: chalk.gray('–'), ignored: chalk.yellow('!'),
 };
 
@@ -14,23 +15,36 @@ const HEADLINE: Record<Result['outcome'], (s: string) => string> = {
   duplicate: chalk.gray, failed: chalk.red,
 };
 
+/** What happened to the message, in words (what would happen, in a dry run). */
+function outcomeText(r: Result, teamName: TeamName): string {
+  const would = r.dry_run;
+  const team = r.request ? teamName(r.request.team) : null;
+  switch (r.outcome) {
+    case 'request_created':
+      return `${would ? 'would create' : 'created'} request #${r.request?.id} "${r.request?.subject}"${team ? ` for team ${team}` : ''}`;
+    case 'note_added': return `${would ? 'would add' : 'added'} a note to ${r.record?.type} #${r.record?.id}`;
+    case 'unchanged': return `${would ? 'would leave' : 'left'} ${r.record?.type} #${r.record?.id} unchanged`;
+    case 'rejected':
+      return `${would ? 'would reject' : 'rejected'}: ${r.rejection?.reason}${r.rejection?.to ? ` (Email Rejected reply ${would ? 'would go ' : ''}to ${r.rejection.to})` : ' (no reply)'}`;
+    case 'duplicate': return `already processed${r.record ? ` (${r.record.type} #${r.record.id})` : ''}: nothing to do`;
+    case 'failed': return `failed: ${r.error?.status} ${r.error?.message}${r.error?.quarantined ? ` (saved to ${r.error.quarantined})` : ''}`;
+  }
+}
+
 /** Names the team of a created request, given a lookup for team names. */
 export type TeamName = (id: number | null) => string | null;
 
 export function renderResult(r: Result, explain: boolean, teamName: TeamName): string {
-  const what =
-    r.outcome === 'request_created' && r.request
-      ? `created request #${r.request.id} "${r.request.subject}"${teamName(r.request.team) ? ` for team ${teamName(r.request.team)}` : ''}`
-      : r.outcome === 'note_added' ? `added note to ${r.record?.type} #${r.record?.id}`
-      : r.outcome === 'unchanged' ? `left ${r.record?.type} #${r.record?.id} unchanged`
-      : r.outcome === 'rejected' ? `rejected: ${r.rejection?.reason}${r.rejection?.to ? ` (Email Rejected reply to ${r.rejection.to})` : ' (no reply sent)'}`
-      : r.outcome === 'duplicate' ? `already processed${r.record ? ` (${r.record.type} #${r.record.id})` : ''}`
-      : `failed: ${r.error?.status} ${r.error?.message}${r.error?.quarantined ? ` (saved to ${r.error.quarantined})` : ''}`;
   // Subjects, addresses and parameter values are the sender's: shown, never obeyed by the terminal.
-  const lines = [`${HEADLINE[r.outcome](r.outcome.padEnd(15))} ${printable(what)} ${chalk.dim(printable(`[${r.rule}] ${r.input}`))}`];
+  const lines = [`${HEADLINE[r.outcome](printable(outcomeText(r, teamName)))} ${chalk.dim(printable(`[${r.rule}] ${r.input}`))}`];
   for (const w of r.warnings) lines.push(`  ${chalk.yellow('warning:')} ${printable(w)}`);
   if (explain) {
-    for (const t of r.trace) lines.push(`  ${MARK[t.result]} ${t.rule.padEnd(30)} ${chalk.dim(printable(t.detail))}`);
+    // The rule that decided the outcome stands out; its entry is the last of that name.
+    const deciding = r.trace.map((t) => t.rule).lastIndexOf(r.rule);
+    r.trace.forEach((t, i) => {
+      const rule = i === deciding ? chalk.bold(`${t.rule} ◀`.padEnd(30)) : t.rule.padEnd(30);
+      lines.push(`  ${MARK[t.result]} ${rule} ${chalk.dim(printable(t.detail))}`);
+    });
     // The last word on a field: its default rule, or the parameter that set it (#team_id, #rfc, …).
     const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` ||
       (t.rule.startsWith('parameters.') && t.result === 'applied' && t.detail.startsWith(`${field} = `))).at(-1);
@@ -45,6 +59,7 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
   return lines.join('\n');
 }
 
+/** The batch summary (stderr); where the time went only with --verbose. */
 export function renderSummary(counts: Record<string, number>, messages: number, seconds: number, times?: StageTimes): string {
   const order = ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed'];
   const rate = seconds > 0 ? ` (${Math.round(messages / seconds)} messages/s)` : '';
@@ -59,7 +74,7 @@ export function renderSummary(counts: Record<string, number>, messages: number, 
     if (times.slowest) lines.push(`  slowest message: ${times.slowest.input} (${Math.round(times.slowest.ms)} ms)`);
     const rule = times.slowestRule;
     if (rule) {
-      lines.push(`  slowest rule: ${rule.rule} (${(rule.ms / rule.n).toFixed(3)} ms a time, ${rule.n} times, ${Math.round(rule.share * 100)}% of the rules' time)`);
+      lines.push(`  slowest rule: ${rule.rule} (${(rule.ms / rule.n).toFixed(3)} ms a time, ${rule.n} time${rule.n === 1 ? '' : 's'}, ${Math.round(rule.share * 100)}% of the rules' time)`);
     }
   }
   return lines.join('\n');

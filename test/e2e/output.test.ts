@@ -31,7 +31,9 @@ describe('process output', () => {
   test('human output names the record, team and rule; --explain adds the trace and why', async () => {
     const store = demoStoreFile();
     const plain = await runCli(['process', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: 'h@t', subject: 'Broken chair' }) });
-    expect(plain.stdout).toMatch(/request_created.*#100042.*"Broken chair".*Service Desk.*\[create\.new_request\]/);
+    // The outcome said once, in words; --dry-run says what would happen and that nothing changed.
+    expect(plain.stdout).toMatch(/^created request #100042 "Broken chair" for team Service Desk \[create\.new_request\] stdin\n$/);
+    expect(plain.stderr).toBe('');
     expect(plain.stdout).not.toMatch(/defaults\.team/);
     const explained = await runCli(['process', '--dry-run', '--explain', '--store', store, '--now', DEMO_NOW], {
       stdin: readFileSync(join(ROOT, 'samples', '04-monitoring-alert.eml')),
@@ -40,8 +42,13 @@ describe('process output', () => {
     expect(explained.stdout).toMatch(/✓ defaults\.team\s+team 2002: the support team of service instance 4002/);
     expect(explained.stdout).toMatch(/why this team: .*support team of service instance 4002/);
     expect(explained.stdout).not.toMatch(/\x1b\[/); // no colour when not a terminal
-    // Rules that did not fire are there with a ✗ and why; the category from a shortcut is explained.
-    expect(explained.stdout).toMatch(/✗ match\.subject_id\s+no number of 6 or more digits/);
+    expect(explained.stdout).toMatch(/^would create request #10004\d "PROBLEM: core-switch-1 is DOWN" for team Network /);
+    expect(explained.stderr).toBe('dry run: nothing was changed\n');
+    // Rules that did not apply are there with a neutral – and why (no ✗: nothing was refused);
+    // the deciding rule is marked; the category from a shortcut is explained.
+    expect(explained.stdout).toMatch(/– match\.subject_id\s+no number of 6 or more digits/);
+    expect(explained.stdout).not.toMatch(/✗/);
+    expect(explained.stdout).toMatch(/✓ create\.new_request ◀/);
     expect(explained.stdout).toMatch(/why this category: #incident: /);
     expect(explained.stdout).toMatch(/✓ defaults\.requested_by\s+requested_by 1003: the sender/);
     const byId = await runCli(['process', '--dry-run', '--explain', '--store', store, '--now', DEMO_NOW], {
@@ -51,15 +58,18 @@ describe('process output', () => {
     expect(byId.stdout).toMatch(/why this category: #rfc: rfc/);
   });
 
-  test('a batch ends with the summary table: every outcome, time by stage, slowest message and slowest rule', async () => {
+  test('a batch ends with the summary table on stderr: every outcome; with --verbose, where the time went', async () => {
     const store = demoStoreFile();
     const r = await runCli(['process', '--dry-run', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\n25 messages in [\d.]+ s \(\d+ messages\/s\)\n/);
-    for (const o of ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed']) expect(r.stdout).toMatch(new RegExp(`\n  ${o}\\s+\\d+\n`));
-    expect(r.stdout).toMatch(/\n  slowest message: mbox:.*demo\.mbox#\d+ \(\d+ ms\)/);
-    expect(r.stdout).toMatch(/\n  slowest rule: [a-z_]+\.[a-zA-Z_.]+ \([\d.]+ ms a time, \d+ times, \d+% of the rules' time\)/);
-    expect(r.stderr).toBe(''); // no spinner when stderr is not a terminal
+    expect(r.stdout.trim().split('\n').filter((l) => !l.startsWith('  '))).toHaveLength(25); // stdout: the results alone (warnings indented)
+    expect(r.stderr).toMatch(/^\n25 messages in [\d.]+ s \(\d+ messages\/s\)\n/);
+    for (const o of ['request_created', 'note_added', 'unchanged', 'rejected', 'duplicate', 'failed']) expect(r.stderr).toMatch(new RegExp(`\n  ${o}\\s+\\d+\n`));
+    expect(r.stderr).toMatch(/\ndry run: nothing was changed\n$/);
+    expect(r.stderr).not.toMatch(/slowest|time: parsing/); // profiling only with --verbose; no spinner off a terminal
+    const v = await runCli(['process', '--dry-run', '--verbose', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    expect(v.stderr).toMatch(/\n  slowest message: mbox:.*demo\.mbox#\d+ \(\d+ ms\)/);
+    expect(v.stderr).toMatch(/\n  slowest rule: [a-z_]+\.[a-zA-Z_.]+ \([\d.]+ ms a time, \d+ times?, \d+% of the rules' time\)/);
   });
 
   const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
@@ -85,7 +95,8 @@ describe('process output', () => {
     expect(tty).toMatch(/\d+ messages \(\d+\/s, about \d+ (s|min) left\)/);
     const stdout = readFileSync(out, 'utf8');
     expect(stdout).not.toMatch(/messages \(\d+\/s/);
-    expect(stdout).toMatch(/3000 messages in [\d.]+ s/);
+    expect(stdout.trim().split('\n')).toHaveLength(3000);
+    expect(tty).toMatch(/3000 messages in [\d.]+ s/); // the summary, on the terminal (stderr)
   }, 60_000);
 
   test('--dry-run leaves store, outbox and files byte-identical', async () => {
