@@ -3,6 +3,7 @@ import { defaultPaths, Store } from '../store/store.js';
 import { COLLECTION, RECORD_TYPES, type Note, type OtherRecord, type RecordType, type Request } from '../store/schema.js';
 import { loadConfig } from './config.js';
 import { UsageError } from './exit.js';
+import { printable } from './terminal.js';
 
 type AnyRecord = Request | OtherRecord;
 
@@ -47,15 +48,16 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
     process.stdout.write(`${JSON.stringify({ type: t, record, notes })}\n`);
     return 0;
   }
-  const lines = [chalk.bold(`${t} #${record.id}: ${record.subject}`)];
-  for (const [k, v] of resolvedFields(store, record)) if (k !== 'id' && k !== 'subject') lines.push(`  ${chalk.dim(k.padEnd(22))} ${v}`);
+  // Every value may come from mail: shown with its controls escaped (./terminal.ts).
+  const lines = [chalk.bold(`${t} #${record.id}: ${printable(record.subject)}`)];
+  for (const [k, v] of resolvedFields(store, record)) if (k !== 'id' && k !== 'subject') lines.push(`  ${chalk.dim(k.padEnd(22))} ${printable(v)}`);
   lines.push('', chalk.bold(`${notes.length} note${notes.length === 1 ? '' : 's'}`));
   for (const n of notes) {
     const who = store.index.person(n.person)?.name ?? `#${n.person}`;
-    lines.push(`  ${chalk.cyan(`#${n.id}`)} ${n.created_at} ${who}${n.internal ? chalk.yellow(' (internal)') : ''}`);
-    for (const l of n.text.split('\n')) lines.push(`    ${l}`);
-    for (const a of n.attachments) lines.push(`    attachment   ${a.filename} (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
-    for (const a of n.inline_images) lines.push(`    inline image ${a.filename} <${a.content_id}> (${a.content_type}, ${a.size} bytes) ${chalk.dim(a.path)}`);
+    lines.push(`  ${chalk.cyan(`#${n.id}`)} ${n.created_at} ${printable(who)}${n.internal ? chalk.yellow(' (internal)') : ''}`);
+    for (const l of n.text.split('\n')) lines.push(`    ${printable(l)}`);
+    for (const a of n.attachments) lines.push(`    attachment   ${printable(`${a.filename} (${a.content_type}, ${a.size} bytes)`)} ${chalk.dim(printable(a.path))}`);
+    for (const a of n.inline_images) lines.push(`    inline image ${printable(`${a.filename} <${a.content_id}> (${a.content_type}, ${a.size} bytes)`)} ${chalk.dim(printable(a.path))}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
@@ -91,7 +93,7 @@ export async function runList(type: string, opts: ListOptions): Promise<number> 
     process.stdout.write(records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
     return 0;
   }
-  const rows = records.map((r) => [String(r.id), r.created_at ?? '', r.status, store.index.team(r.team as number)?.name ?? '', r.source ?? '', r.subject]);
+  const rows = records.map((r) => [String(r.id), r.created_at ?? '', r.status, store.index.team(r.team as number)?.name ?? '', r.source ?? '', r.subject].map((c) => printable(String(c))));
   const head = ['ID', 'CREATED', 'STATUS', 'TEAM', 'SOURCE', 'SUBJECT'];
   const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ');

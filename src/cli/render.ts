@@ -2,6 +2,7 @@ import type { StageTimes } from './progress.js';
 import chalk from 'chalk';
 import type { TraceEntry } from '../engine/types.js';
 import type { Result } from './result.js';
+import { printable } from './terminal.js';
 
 const MARK: Record<TraceEntry['result'], string> = {
   matched: chalk.green('✓'), applied: chalk.green('✓'), not_matched: chalk.red('✗'), failed: chalk.red('✗'),
@@ -25,10 +26,11 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
       : r.outcome === 'rejected' ? `rejected: ${r.rejection?.reason}${r.rejection?.to ? ` (Email Rejected reply to ${r.rejection.to})` : ' (no reply sent)'}`
       : r.outcome === 'duplicate' ? `already processed${r.record ? ` (${r.record.type} #${r.record.id})` : ''}`
       : `failed: ${r.error?.status} ${r.error?.message}${r.error?.quarantined ? ` (saved to ${r.error.quarantined})` : ''}`;
-  const lines = [`${HEADLINE[r.outcome](r.outcome.padEnd(15))} ${what} ${chalk.dim(`[${r.rule}] ${r.input}`)}`];
-  for (const w of r.warnings) lines.push(`  ${chalk.yellow('warning:')} ${w}`);
+  // Subjects, addresses and parameter values are the sender's: shown, never obeyed by the terminal.
+  const lines = [`${HEADLINE[r.outcome](r.outcome.padEnd(15))} ${printable(what)} ${chalk.dim(printable(`[${r.rule}] ${r.input}`))}`];
+  for (const w of r.warnings) lines.push(`  ${chalk.yellow('warning:')} ${printable(w)}`);
   if (explain) {
-    for (const t of r.trace) lines.push(`  ${MARK[t.result]} ${t.rule.padEnd(30)} ${chalk.dim(t.detail)}`);
+    for (const t of r.trace) lines.push(`  ${MARK[t.result]} ${t.rule.padEnd(30)} ${chalk.dim(printable(t.detail))}`);
     // The last word on a field: its default rule, or the parameter that set it (#team_id, #rfc, …).
     const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` ||
       (t.rule.startsWith('parameters.') && t.result === 'applied' && t.detail.startsWith(`${field} = `))).at(-1);
@@ -36,7 +38,7 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
       for (const f of ['team', 'category']) {
         const t = why(f);
         const text = !t ? null : t.rule.startsWith('parameters.') ? `#${t.rule.slice('parameters.'.length)}: ${t.detail.slice(f.length + 3)}` : t.detail;
-        if (text) lines.push(`  ${chalk.bold(`why this ${f}:`)} ${text}`);
+        if (text) lines.push(`  ${chalk.bold(`why this ${f}:`)} ${printable(text)}`);
       }
     }
   }
