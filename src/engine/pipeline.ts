@@ -34,7 +34,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   const trace = new Trace(clock.tick);
   for (const u of email.unusedIds) {
     const why = u.header === 'Message-ID' ? '; the ledger key is a hash of the header block' : '';
-    trace.add('mail.message_id', 'ignored', `${u.header} ${JSON.stringify(u.value)} not used: ${u.problem}${why}`);
+    trace.add('mail.message_id', 'ignored', u.value ? `${u.header} ${JSON.stringify(u.value)} not used: ${u.problem}${why}` : u.problem);
   }
   const recipient = chooseRecipient(email, policy, view, trace);
   const key = ledgerKey(email.key, recipient);

@@ -16,6 +16,7 @@ export function chooseRecipient(email: InboundEmail, policy: Policy, view: Store
     trace.add('routing.recipient', 'applied', `envelope recipient ${policy.envelopeRecipient}`);
     return policy.envelopeRecipient;
   }
+  let unusable = 0;
   const candidates: [string, string][] = [
     ...email.deliveredTo.map((a): [string, string] => [a, 'Delivered-To']),
     ...email.xOriginalTo.map((a): [string, string] => [a, 'X-Original-To']),
@@ -24,9 +25,11 @@ export function chooseRecipient(email: InboundEmail, policy: Policy, view: Store
   ].filter(([a, h]) => {
     // The recipient becomes the ledger key and a reply's From: only a plain address may.
     if (isAddrSpec(a)) return true;
-    trace.add('routing.recipient', 'ignored', `${h} ${JSON.stringify(a.slice(0, 80))} is not an email address`);
+    // A few in the trace are enough: a header of junk must not make it huge.
+    if (++unusable <= 5) trace.add('routing.recipient', 'ignored', `${h} ${JSON.stringify(a.slice(0, 80))} is not an email address`);
     return false;
   });
+  if (unusable > 5) trace.add('routing.recipient', 'ignored', `${unusable - 5} more header addresses are not email addresses`);
   // Prefer an address that names an account or team; else the first one in an inbound domain.
   const known = candidates.find(([a]) => resolve(a, policy, view));
   const inDomain = known ?? candidates.find(([a]) => inboundDomain(unalias(a, policy), policy));

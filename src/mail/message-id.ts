@@ -7,7 +7,9 @@
 /** RFC 5322 sets no limit; this keeps every folded References line far below 998. */
 export const MAX_MESSAGE_ID_LENGTH = 250;
 
-/** A Message-ID that was not used, for the trace. */
+const MAX_TRACED = 10;
+
+/** A Message-ID that was not used, for the trace ('' as value: the count of those left untraced). */
 export interface UnusedId { header: 'Message-ID' | 'In-Reply-To' | 'References'; value: string; problem: string }
 
 /**
@@ -33,15 +35,20 @@ export const isMessageId = (id: string): boolean => messageIdProblem(id) === nul
 /** The usable IDs of a message's Message-ID, In-Reply-To and References, and what was left out. */
 export function usableIds(messageId: string, inReplyTo: string[], references: string[]) {
   const unused: UnusedId[] = [];
+  let more = 0;
   const keep = (header: UnusedId['header']) => (id: string) => {
     const problem = messageIdProblem(id);
-    if (problem) unused.push({ header, value: id.slice(0, 80), problem });
+    // A few are enough for the trace: a References header of junk must not make it huge.
+    if (problem && unused.length < MAX_TRACED) unused.push({ header, value: id.slice(0, 80), problem });
+    else if (problem) more++;
     return !problem;
   };
-  return {
+  const ids = {
     messageId: messageId && keep('Message-ID')(messageId) ? messageId : null,
     inReplyTo: inReplyTo.filter(keep('In-Reply-To')),
     references: references.filter(keep('References')),
     unusedIds: unused,
   };
+  if (more) unused.push({ header: 'References', value: '', problem: `${more} more unusable IDs of In-Reply-To and References not used` });
+  return ids;
 }

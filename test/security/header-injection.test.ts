@@ -196,6 +196,16 @@ describe('Message-IDs that are not id-left@id-right are not used', () => {
     expect(reply!.text).not.toMatch(/Bcc/i);
   });
 
+  test('a References header of 2,000 unusable entries: a few traced, the rest counted', async () => {
+    const junk = Array.from({ length: 2000 }, (_, k) => `<junk${k}>`).join(' ');
+    const p = await processMessage(raw({ name: '', from: `Someone <${STRANGER}>`, headers: ['Message-ID: <junk-refs@widget.example>', `References: ${junk}`] }));
+    const traced = p.line.trace.filter((t) => t.rule === 'mail.message_id');
+    expect(traced.length).toBeLessThanOrEqual(11);
+    expect(traced.at(-1)!.detail).toBe('1990 more unusable IDs of In-Reply-To and References not used');
+    const mail = await simpleParser(outbox(p.store)[0]!.text);
+    expect(mail.references).toBe('<junk-refs@widget.example>');
+  });
+
   test('a very long References header is folded, no line over 78, every ID kept', async () => {
     const refs = Array.from({ length: 40 }, (_, k) => `<ref-${k}-${'x'.repeat(30)}@widget.example>`);
     const p = await processMessage(raw({ name: '', from: `Someone <${STRANGER}>`, headers: ['Message-ID: <long-refs@widget.example>', `References: ${refs.join(' ')}`] }));
