@@ -5,6 +5,7 @@
  * refuses to write a reply whose From, To or own Message-ID is not plain.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import type { OutgoingMail } from '../../src/engine/types.js';
 import { UnsafeHeaderError } from '../../src/store/header-fields.js';
@@ -64,5 +65,21 @@ describe('renderOutgoing', () => {
     for (const line of eml.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(998);
     const mail = await simpleParser(eml);
     expect(mail.subject).toMatch(/^ü+…$/);
+  });
+
+  test('any subject, IDs and text (fast-check): CRLF-only lines, plain folded headers, one To, no Cc or Bcc', async () => {
+    const hostile = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 120 }),
+      fc.array(fc.constantFrom('\r', '\n', '\r\n', 'Bcc: v@t.example', ' ', '@', '<', '>', '=?UTF-8?B?DQpCY2M6IHZAdA==?=', 'ü', '\x1b[2J', 'a'), { maxLength: 30 }).map((a) => a.join('')),
+    );
+    await fc.assert(fc.asyncProperty(hostile, fc.option(hostile), fc.array(hostile, { maxLength: 5 }), hostile, async (subject, inReplyTo, references, text) => {
+      const eml = renderOutgoing({ ...base, subject, inReplyTo, references, text });
+      expectClean(eml);
+      const mail = await simpleParser(eml);
+      expect(mail.cc).toBeUndefined();
+      expect(mail.bcc).toBeUndefined();
+      expect(mail.headerLines.map((h) => h.key).filter((k) => k === 'to' || k === 'from')).toEqual(['from', 'to']);
+      expect((Array.isArray(mail.to) ? mail.to : [mail.to!]).flatMap((a) => a.value.map((v) => v.address))).toEqual([base.to]);
+    }), { seed: 20261203, numRuns: 300 });
   });
 });
