@@ -30,7 +30,6 @@ export function autoReplyAddress(
     .find((id) => id?.startsWith(OWN_ID_PREFIX) && ownDomain(id));
   const why =
     !to ? 'the message has no From address'
-    : !isAddrSpec(to) ? `${JSON.stringify(to.slice(0, 80))} is not an address a reply may go to`
     : env === '' || env === '<>' ? 'the envelope sender is null (a bounce)'
     : /^(mailer-daemon|postmaster)@/.test(to) || (env && /^(mailer-daemon|postmaster)(@|$)/.test(env)) ? `${to} is a mail system address`
     : auto && auto !== 'no' ? `Auto-Submitted: ${auto}`
@@ -39,6 +38,7 @@ export function autoReplyAddress(
     : (email.headers.contentType ?? '').toLowerCase().startsWith('multipart/report') ? 'a delivery status notification'
     : ownDomain(to) ? `${to} is an inbound address of m4me itself`
     : own ? `it refers to m4me's own message ${own}`
+    : !isAddrSpec(to) ? `${JSON.stringify(to.slice(0, 80))} is not an address a reply may go to`
     : view.autoRepliesTo(to, isoTime(clock.now).slice(0, 10)) >= policy.maxAutoRepliesPerDay
       ? `${to} already had ${policy.maxAutoRepliesPerDay} automatic replies today`
     : null;

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
-import { splitParameters } from './parameters.js';
 import { usableIds } from './message-id.js';
+import { splitParameters } from './parameters.js';
 import { parseSinglePart } from './single-part.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
 
