@@ -6,6 +6,7 @@ import { describeIoError, TempFailure } from '../store/errors.js';
 import { lock } from '../store/lock.js';
 import { parseJsonBytes } from '../store/big-json.js';
 import { loadConfig } from './config.js';
+import { printable } from './terminal.js';
 
 function header(text: string, name: string): string {
   const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');
@@ -98,7 +99,7 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
       if (error !== null && item.status !== 'held') { item.status = opts.send ? item.status : 'failed'; item.error = error.trim(); }
     }
     process.stdout.write(opts.json ? `${JSON.stringify(item)}\n`
-      : `${item.status === 'failed' ? chalk.red(item.status) : item.status === 'sent' ? chalk.green(item.status) : chalk.dim(item.status)}  ${item.kind.padEnd(16)} ${item.to}  ${item.subject}${item.error ? chalk.red(`  (${item.error})`) : ''}\n`);
+      : `${item.status === 'failed' ? chalk.red(item.status) : item.status === 'sent' ? chalk.green(item.status) : chalk.dim(item.status)}  ${printable(`${item.kind.padEnd(16)} ${item.to}  ${item.subject}`)}${item.error ? chalk.red(printable(`  (${item.error})`)) : ''}\n`);
   }
   if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}\n`));
   if (failures) {

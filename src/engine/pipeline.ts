@@ -21,7 +21,7 @@ import { checkFromOverride } from './from-override.js';
 import { findRecordForNote } from './matching.js';
 import { buildNote, noteFiles } from './note.js';
 import { readParameters } from './parameters.js';
-import { acknowledgement, autoReplyAddress, emailRejected } from './replies.js';
+import { acknowledgement, autoReplyAddress, emailRejected, replyFrom } from './replies.js';
 import { chooseRecipient, route } from './routing.js';
 import { findSender } from './sender.js';
 import { isoTime, Trace } from './trace.js';
@@ -32,6 +32,10 @@ export const ledgerKey = (messageKey: string, recipient: string) => `${messageKe
 
 export function decide(email: InboundEmail, view: StoreView, policy: Policy, clock: Clock): Decision {
   const trace = new Trace(clock.tick);
+  for (const u of email.unusedIds) {
+    const why = u.header === 'Message-ID' ? '; the ledger key is a hash of the header block' : '';
+    trace.add('mail.message_id', 'ignored', u.value ? `${u.header} ${JSON.stringify(u.value)} not used: ${u.problem}${why}` : u.problem);
+  }
   const recipient = chooseRecipient(email, policy, view, trace);
   const key = ledgerKey(email.key, recipient);
   const domain = ownDomain(recipient, policy);
@@ -43,8 +47,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   });
   const reject = (rule: string, reason: string, person?: Person): Decision => {
     const to = autoReplyAddress(email, policy, view, clock, trace);
-    const from = domain && recipient.endsWith(`@${domain}`) ? recipient : `noreply@${domain}`;
-    const outgoing = to ? [emailRejected(email, to, from, reason, key, domain, clock)] : [];
+    const outgoing = to ? [emailRejected(email, rule, to, replyFrom(recipient, domain), key, domain, clock)] : [];
     if (to) trace.add('reply.email_rejected', 'applied', `'Email Rejected' reply queued to ${to}`);
     return finish('rejected', rule, null, { rejection: { reason, template: 'email_rejected', to }, outgoing, ...(person ? { person } : {}) });
   };
@@ -118,7 +121,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   if (policy.acknowledgements) {
     const ackTo = autoReplyAddress(email, policy, view, clock, trace, override.use ? sender.primary_email : undefined);
     if (ackTo) {
-      const ack = acknowledgement(email, request, ackTo, recipient.endsWith(`@${domain}`) ? recipient : `noreply@${domain}`, domain, clock);
+      const ack = acknowledgement(email, request, ackTo, replyFrom(recipient, domain), domain, clock);
       extra.outgoing = [ack];
       extra.notifications = [{ message_id: ack.messageId, record, to: ackTo, sent_at: ack.date }];
       trace.add('reply.acknowledgement', 'applied', `acknowledgement ${ack.messageId} queued to ${ackTo}`);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isAddrSpec, oneLine } from '../mail/header-values.js';
 import type { InboundEmail } from '../mail/types.js';
 import type { Request } from '../store/schema.js';
 import { isoTime, type Trace } from './trace.js';
@@ -37,6 +38,7 @@ export function autoReplyAddress(
     : (email.headers.contentType ?? '').toLowerCase().startsWith('multipart/report') ? 'a delivery status notification'
     : ownDomain(to) ? `${to} is an inbound address of m4me itself`
     : own ? `it refers to m4me's own message ${own}`
+    : !isAddrSpec(to) ? `${JSON.stringify(to.slice(0, 80))} is not an address a reply may go to`
     : view.autoRepliesTo(to, isoTime(clock.now).slice(0, 10)) >= policy.maxAutoRepliesPerDay
       ? `${to} already had ${policy.maxAutoRepliesPerDay} automatic replies today`
     : null;
@@ -47,26 +49,52 @@ export function autoReplyAddress(
   return to;
 }
 
+/** A reply comes from the inbound address it answers, when that is a plain address of ours. */
+export function replyFrom(recipient: string, domain: string): string {
+  return recipient.endsWith(`@${domain}`) && isAddrSpec(recipient) ? recipient : `noreply@${domain}`;
+}
+
 function replyHeaders(email: InboundEmail) {
   const refs = [...email.references];
   if (email.messageId && !refs.includes(email.messageId)) refs.push(email.messageId);
   return { inReplyTo: email.messageId, references: refs };
 }
 
+/**
+ * What the 'Email Rejected' reply tells the sender, in the spec's terms and nothing more: no
+ * record or account ids, no names, and one text for every failed X-4me-From check, so the
+ * reply is no oracle for the secret. The operator's reason stays in the trace and output.
+ */
+const PUBLIC_REASONS: Record<string, string> = {
+  'reject.unknown_address': 'The address this email was sent to is not the email address of an account or of one of its teams.',
+  'reject.directory_account': 'Email cannot be sent to a directory account, because requests cannot be stored in a directory account. ' +
+    'Please send it to one of its support domain accounts, or to a team of one of these accounts.',
+  'reject.mail_system': 'This email is a message of a mail system, not a request.',
+  'reject.from_override': 'The X-4me-From header was not accepted: the X-4me-Auth value and the DMARC policy of the sending domain ' +
+    'must both be satisfied to send an email on behalf of someone else.',
+  'reject.unknown_sender': "The sender's email address does not belong to a person who may register requests in this account.",
+  'reject.new_requests_disabled': "This account does not accept new requests by email ('Allow inbound email to generate new requests' is not checked).",
+};
+
+export function publicReason(rule: string): string {
+  return Object.hasOwn(PUBLIC_REASONS, rule) ? PUBLIC_REASONS[rule]! : 'The email could not be processed.';
+}
+
 /** The 'Email Rejected' reply. Its Message-ID comes from the ledger key, so a retry writes the same file. */
-export function emailRejected(email: InboundEmail, to: string, from: string, reason: string, ledgerKey: string, domain: string, clock: Clock): OutgoingMail {
+export function emailRejected(email: InboundEmail, rule: string, to: string, from: string, ledgerKey: string, domain: string, clock: Clock): OutgoingMail {
+  const subject = oneLine(email.subject) || '(no subject)';
   return {
     kind: 'email_rejected',
     messageId: `${OWN_ID_PREFIX}rejected.${shortHash(ledgerKey)}@${domain}`,
     to, from,
-    subject: `Email Rejected: ${email.subject || '(no subject)'}`,
+    subject: `Email Rejected: ${subject}`,
     ...replyHeaders(email),
     text: [
       'Your email could not be processed and no request was registered.',
       '',
-      `Reason: ${reason}`,
+      `Reason: ${publicReason(rule)}`,
       '',
-      `Subject: ${email.subject || '(no subject)'}`,
+      `Subject: ${subject}`,
       ...(email.messageId ? [`Message-ID: <${email.messageId}>`] : []),
     ].join('\n'),
     date: isoTime(clock.now),
@@ -75,16 +103,17 @@ export function emailRejected(email: InboundEmail, to: string, from: string, rea
 
 /** The acknowledgement of a new request; a reply to it becomes a note on the request. */
 export function acknowledgement(email: InboundEmail, request: Request, to: string, from: string, domain: string, clock: Clock): OutgoingMail {
+  const subject = oneLine(request.subject) || '(no subject)';
   return {
     kind: 'acknowledgement',
     messageId: `${OWN_ID_PREFIX}notify.${request.id}.${shortHash(email.key)}@${domain}`,
     to, from,
-    subject: `Request #${request.id} registered: ${request.subject || '(no subject)'}`,
+    subject: `Request #${request.id} registered: ${subject}`,
     ...replyHeaders(email),
     text: [
       `Your request has been registered as request #${request.id}.`,
       '',
-      `Subject: ${request.subject || '(no subject)'}`,
+      `Subject: ${subject}`,
       '',
       'Reply to this email to add a note to the request.',
     ].join('\n'),

@@ -1,3 +1,4 @@
+import { isAddrSpec } from '../mail/header-values.js';
 import type { InboundEmail } from '../mail/types.js';
 import type { Account, Team } from '../store/schema.js';
 import type { Trace } from './trace.js';
@@ -15,12 +16,20 @@ export function chooseRecipient(email: InboundEmail, policy: Policy, view: Store
     trace.add('routing.recipient', 'applied', `envelope recipient ${policy.envelopeRecipient}`);
     return policy.envelopeRecipient;
   }
+  let unusable = 0;
   const candidates: [string, string][] = [
     ...email.deliveredTo.map((a): [string, string] => [a, 'Delivered-To']),
     ...email.xOriginalTo.map((a): [string, string] => [a, 'X-Original-To']),
     ...email.to.map((a): [string, string] => [a.address, 'To']),
     ...email.cc.map((a): [string, string] => [a.address, 'Cc']),
-  ];
+  ].filter(([a, h]) => {
+    // The recipient becomes the ledger key and a reply's From: only a plain address may.
+    if (isAddrSpec(a)) return true;
+    // A few in the trace are enough: a header of junk must not make it huge.
+    if (++unusable <= 5) trace.add('routing.recipient', 'ignored', `${h} ${JSON.stringify(a.slice(0, 80))} is not an email address`);
+    return false;
+  });
+  if (unusable > 5) trace.add('routing.recipient', 'ignored', `${unusable - 5} more header addresses are not email addresses`);
   // Prefer an address that names an account or team; else the first one in an inbound domain.
   const known = candidates.find(([a]) => resolve(a, policy, view));
   const inDomain = known ?? candidates.find(([a]) => inboundDomain(unalias(a, policy), policy));

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
+import { usableIds } from './message-id.js';
 import { splitParameters } from './parameters.js';
 import { parseSinglePart } from './single-part.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
@@ -127,7 +128,9 @@ function headerBlock(raw: Buffer): Buffer {
 
 function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSender: string | null): InboundEmail {
   const header = rawHeaders(mail);
-  const messageId = stripBrackets(mail.messageId ?? '') || null;
+  // A Message-ID with a CR, LF or other control is treated as absent: never a key, sourceID or header.
+  const ids = usableIds(stripBrackets(mail.messageId ?? ''), messageIds(mail.inReplyTo), messageIds(mail.references));
+  const messageId = ids.messageId;
   const body = mail.text ?? '';
   const { parameters, text } = splitParameters(body);
   const from = addresses(mail.from)[0] ?? null;
@@ -148,8 +151,9 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     xOriginalTo: (header['x-original-to'] ?? []).map(normaliseAddress).filter(Boolean),
     subject: (mail.subject ?? '').replace(/\s+/g, ' ').trim(),
     date,
-    inReplyTo: messageIds(mail.inReplyTo),
-    references: messageIds(mail.references),
+    inReplyTo: ids.inReplyTo,
+    references: ids.references,
+    unusedIds: ids.unusedIds,
     parameters,
     text: tidy(text),
     fullText: tidy(body),

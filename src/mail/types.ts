@@ -1,4 +1,5 @@
 /** A parsed inbound message: plain data, everything the engine may look at. */
+import type { UnusedId } from './message-id.js';
 
 export interface Address { address: string; name: string }
 
@@ -49,6 +50,8 @@ export interface InboundEmail {
   date: string | null;
   inReplyTo: string[];
   references: string[];
+  /** Message-IDs of Message-ID, In-Reply-To and References left out as unusable (./message-id.ts). */
+  unusedIds: UnusedId[];
   /** Parameter lines at the top of the body. */
   parameters: ParameterLine[];
   /** Body text with the parameter block removed. */

@@ -1,42 +1,35 @@
 import type { OutgoingMail } from '../engine/types.js';
-
-/** RFC 2047 B-encoding for a header value that is not plain ASCII. */
-export function encodeHeader(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (/^[\x20-\x7e]*$/.test(value)) return value;
-  const words: string[] = [];
-  let chunk = '';
-  for (const ch of value) {
-    if (Buffer.byteLength(chunk + ch) > 45) { words.push(chunk); chunk = ''; }
-    chunk += ch;
-  }
-  if (chunk) words.push(chunk);
-  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\r\n ');
-}
+import { addressField, bodyText, messageIdField, plainField, textField, UnsafeHeaderError } from './header-fields.js';
 
 function rfc5322Date(iso: string): string {
   return new Date(iso).toUTCString().replace('GMT', '+0000');
 }
 
-/** The outgoing message as RFC 5322 text (CRLF line ends), ready for `sendmail -t -i`. */
+/**
+ * The outgoing message as RFC 5322 text (CRLF line ends), ready for `sendmail -t -i`. Every
+ * header field is rendered by ./header-fields.ts, which lets nothing from mail break a line.
+ */
 export function renderOutgoing(mail: OutgoingMail): string {
   const headers = [
-    `From: ${mail.from}`,
-    `To: ${mail.to}`,
-    `Subject: ${encodeHeader(mail.subject)}`,
-    `Date: ${rfc5322Date(mail.date)}`,
-    `Message-ID: <${mail.messageId}>`,
-    ...(mail.inReplyTo ? [`In-Reply-To: <${mail.inReplyTo}>`] : []),
-    ...(mail.references.length ? [`References: ${mail.references.map((r) => `<${r}>`).join(' ')}`] : []),
-    'Auto-Submitted: auto-replied',
-    'X-Auto-Response-Suppress: All',
-    `X-M4me-Kind: ${mail.kind}`,
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 8bit',
-  ];
-  const body = mail.text.replace(/\r?\n/g, '\r\n');
-  return `${headers.join('\r\n')}\r\n\r\n${body}\r\n`;
+    addressField('From', mail.from),
+    addressField('To', mail.to),
+    textField('Subject', mail.subject),
+    plainField('Date', rfc5322Date(mail.date)),
+    messageIdField('Message-ID', [mail.messageId]) ?? unsafe('Message-ID'),
+    messageIdField('In-Reply-To', [mail.inReplyTo]),
+    messageIdField('References', mail.references),
+    plainField('Auto-Submitted', 'auto-replied'),
+    plainField('X-Auto-Response-Suppress', 'All'),
+    plainField('X-M4me-Kind', mail.kind),
+    plainField('MIME-Version', '1.0'),
+    plainField('Content-Type', 'text/plain; charset=utf-8'),
+    plainField('Content-Transfer-Encoding', '8bit'),
+  ].filter((h): h is string => h !== null);
+  return `${headers.join('\r\n')}\r\n\r\n${bodyText(mail.text)}\r\n`;
+}
+
+function unsafe(name: string): never {
+  throw new UnsafeHeaderError(`${name}: not a valid Message-ID, the reply is not written`);
 }
 
 /** A file name that is the same for the same message, so a retried delivery overwrites, never doubles. */

@@ -50,11 +50,14 @@ async function expectRefused(raw: string, why: RegExp, opts: Parameters<typeof p
   const data = readStore(p.store);
   expect(data.requests.filter((r) => r.id >= 100042)).toEqual([]);
   expect(data.inbound).toContainEqual(expect.objectContaining({ outcome: 'rejected', rule: 'reject.from_override' }));
-  // The 'Email Rejected' reply goes to the form's sender, and says why without the secret.
+  // The 'Email Rejected' reply goes to the form's sender, and says why without the secret, and
+  // without which check failed (issue 16, item 7): the same text for every refusal.
   const replies = outbox(p.store);
   expect(replies).toHaveLength(1);
   expect(replies[0]!.text).toMatch(/^To: demo-request-webform@widget\.example\r$/m);
-  expect(replies[0]!.text).toMatch(/X-4me-From refused/);
+  expect(replies[0]!.text).toMatch(/Reason: The X-4me-From header was not accepted: the X-4me-Auth value and the DMARC policy/);
+  const reason = /^Reason: .*$/m.exec(replies[0]!.text)![0];
+  expect(reason).not.toMatch(/refused|does not match|did not pass|missing|dmarc=/);
   expectNoSecret(p);
   return p;
 }
