@@ -17,8 +17,14 @@ function examplesOf(cmd: Command): string[] {
 /** roff text: a backslash, a leading dot or quote, and hyphens in options escaped. */
 const roff = (s: string) => s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
 
-const usage = (c: Command) =>
-  [c.name(), ...(c.options.length ? ['[options]'] : []), ...c.registeredArguments.map((a) => {
+/** Every command a user types, a group's subcommands as `group sub` (quarantine list). */
+function leaves(program: Command): { name: string; cmd: Command }[] {
+  return program.commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => ({ name: `${c.name()} ${s.name()}`, cmd: s })) : [{ name: c.name(), cmd: c }]));
+}
+const shown = (c: Command) => c.options.filter((o) => !o.hidden);
+
+const usage = (c: Command, name = c.name()) =>
+  [name, ...(shown(c).length ? ['[options]'] : []), ...c.registeredArguments.map((a) => {
     const n = `${a.name()}${a.variadic ? '...' : ''}`;
     return a.required ? `<${n}>` : `[${n}]`;
   })].join(' ');
@@ -32,17 +38,17 @@ export function manPage(program: Command, date: string): string {
     '.SH NAME',
     `m4me \\- ${roff(program.description())}`,
     '.SH SYNOPSIS',
-    ...program.commands.map((c) => `.B m4me\n${roff(usage(c))}\n.br`),
+    ...leaves(program).map(({ name, cmd }) => `.B m4me\n${roff(usage(cmd, name))}\n.br`),
     '.SH DESCRIPTION',
     roff('m4me reads mail (a message on standard input, .eml files, mbox archives, Maildir folders) and applies the inbound Mail API: ' +
       'a new request, a note on an existing record, or an Email Rejected reply. It is run by the mail system for each message ' +
       '(a Postfix pipe(8) transport, an aliases(5) entry, procmail, maildrop) or by the operator.'),
     '.SH COMMANDS',
   ];
-  for (const c of program.commands) {
-    out.push(`.SS "${roff(usage(c))}"`, roff(c.description()));
+  for (const { name, cmd: c } of leaves(program)) {
+    out.push(`.SS "${roff(usage(c, name))}"`, roff(c.description()));
     for (const a of c.registeredArguments) out.push(`.TP\n.I ${roff(a.name())}\n${roff(a.description)}`);
-    for (const o of c.options) out.push(`.TP\n.B ${roff(o.flags)}\n${roff(optionText(o))}`);
+    for (const o of shown(c)) out.push(`.TP\n.B ${roff(o.flags)}\n${roff(optionText(o))}`);
     const ex = examplesOf(c);
     if (ex.length) out.push('.PP\nExamples:', '.RS', '.nf', ...ex.map(roff), '.fi', '.RE');
   }
@@ -77,15 +83,19 @@ export function completionScript(program: Command, shell: 'bash' | 'zsh'): strin
   const cmds = program.commands.map((c) => c.name());
   if (shell === 'bash') {
     const cases = program.commands.map((c) => {
-      const choices = c.options.filter((o) => o.argChoices).map((o) => `      ${o.long}) COMPREPLY=($(compgen -W "${words(o.argChoices!)}" -- "$cur")); return;;`);
-      const files = c.options.filter((o) => (o.required || o.optional) && !o.argChoices).map((o) => o.long!).join('|');
+      // A group (quarantine): its subcommands second, then the options of them all.
+      const group = c.commands.length > 0;
+      const opts = group ? c.commands.flatMap(shown) : shown(c);
+      const choices = opts.filter((o) => o.argChoices).map((o) => `      ${o.long}) COMPREPLY=($(compgen -W "${words(o.argChoices!)}" -- "$cur")); return;;`);
+      const files = [...new Set(opts.filter((o) => (o.required || o.optional) && !o.argChoices).map((o) => o.long!))].join('|');
       return [
         `    ${c.name()})`,
+        ...(group ? [`      if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${words(c.commands.map((s) => s.name()))}" -- "$cur")); return; fi`] : []),
         '      case "$prev" in',
         ...choices,
         ...(files ? [`      ${files}) COMPREPLY=($(compgen -f -- "$cur")); return;;`] : []),
         '      esac',
-        `      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${words(c.options.map((o) => o.long!))} --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi;;`,
+        `      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "${words([...new Set(opts.map((o) => o.long!))])} --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi;;`,
       ].join('\n');
     });
     return [
@@ -103,7 +113,8 @@ export function completionScript(program: Command, shell: 'bash' | 'zsh'): strin
   }
   const esc = (s: string) => s.replace(/'/g, "'\\''").replace(/[[\]:]/g, '\\$&');
   const subs = program.commands.map((c) => {
-    const opts = c.options.map((o) => {
+    if (c.commands.length) return `    ${c.name()}) _values 'subcommand' ${c.commands.map((s) => `'${s.name()}[${esc(s.description())}]'`).join(' ')} ;;`;
+    const opts = shown(c).map((o) => {
       const arg = o.argChoices ? `:value:(${o.argChoices.join(' ')})` : o.required || o.optional ? ':value:_files' : '';
       return `'${o.long}[${esc(o.description)}]${arg}'`;
     });

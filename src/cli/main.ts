@@ -32,6 +32,7 @@ export function program(): Command {
     .addOption(new Option('--clock <source>', 'message: use each message\'s Date: header as the clock').choices(['message', 'system']))
     .option('--quiet', 'no spinner, no summary', false)
     .option('--verbose', 'the summary also says where the time went (parsing, rules, store; slowest message and rule)', false)
+    .addOption(new Option('--from-quarantine', 'used by quarantine retry: a message that fails again is not quarantined again').hideHelp())
     .addHelpText('after', `
 Examples:
   m4me process --store m4me-store.json message.eml
@@ -156,6 +157,37 @@ Examples:
     .action(async (type: string, opts) => {
       const { runExport } = await import('./import.js');
       process.exitCode = await runExport(type, opts);
+    });
+
+  const quarantine = p.command('quarantine')
+    .description('messages that could not be read as email, kept whole: list them, or process them again');
+  quarantine.command('list')
+    .description('list the quarantined messages with why each was quarantined and its envelope')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--json', 'one JSON object per message', false)
+    .addHelpText('after', `
+Examples:
+  m4me quarantine list
+  m4me quarantine list --json`)
+    .action(async (opts) => {
+      const { runQuarantineList } = await import('./quarantine.js');
+      process.exitCode = await runQuarantineList(opts);
+    });
+  quarantine.command('retry')
+    .description('process quarantined messages again with their own envelope; those read this time leave the quarantine')
+    .argument('[name...]', 'messages as quarantine list names them')
+    .option('--all', 'every quarantined message', false)
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--dry-run', 'decide, change nothing (the quarantine included)', false)
+    .addHelpText('after', `
+Examples:
+  m4me quarantine retry --all --dry-run
+  m4me quarantine retry 20260302090000-3f2a9c1d0e4b5a69.eml`)
+    .action(async (names: string[], opts) => {
+      const { runQuarantineRetry } = await import('./quarantine.js');
+      process.exitCode = await runQuarantineRetry(names, opts);
     });
 
   p.command('completion')

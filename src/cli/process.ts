@@ -16,6 +16,13 @@ import { EX, UsageError } from './exit.js';
 import { Progress, StageTimes } from './progress.js';
 import { failedResult, resultOf, type Result } from './result.js';
 
+/** What is kept beside a quarantined message (`<name>.json` beside `<name>.eml`). */
+export interface QuarantineMeta {
+  input: string; quarantined_at: string; status: string; reason: string;
+  recipients: string[]; sender: string | null; bytes: number;
+}
+export const quarantineMetaPath = (eml: string) => eml.replace(/\.eml$/, '.json');
+
 export interface ProcessOptions {
   store?: string;
   config?: string;
@@ -28,6 +35,8 @@ export interface ProcessOptions {
   clock?: string;
   quiet: boolean;
   verbose?: boolean;
+  /** `m4me quarantine retry` runs a quarantined message again: a second failure leaves it where it is. */
+  fromQuarantine?: boolean;
 }
 
 /** How far a batch reads (and parses) ahead of the message being decided. */
@@ -84,13 +93,19 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   let lastCheckpoint = Date.now();
   const started = Date.now();
 
-  const quarantine = async (raw: RawMessage): Promise<string> => {
+  const quarantine = async (raw: RawMessage, status: string, reason: string): Promise<string> => {
     // Named by the run's clock (--now when given), so a replay names its files the same way.
     const name = `${new Date(fixedNow ?? Date.now()).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(raw.raw).digest('hex').slice(0, 16)}.eml`;
     const path = join(config.quarantine, name);
     try {
       await mkdir(config.quarantine, { recursive: true });
       await atomicWrite(path, raw.raw);
+      // Beside it, what `m4me quarantine list` shows and `retry` needs: the envelope is not in the bytes.
+      const meta: QuarantineMeta = {
+        input: raw.input, quarantined_at: new Date(fixedNow ?? Date.now()).toISOString(), status, reason,
+        recipients: envelopeRecipients, sender: envelopeSender ?? raw.envelopeFrom ?? null, bytes: raw.raw.length,
+      };
+      await atomicWrite(quarantineMetaPath(path), `${JSON.stringify(meta)}\n`);
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot save unreadable message to quarantine ${config.quarantine}: ${describeIoError(err)}`);
     }
@@ -100,7 +115,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const fail = async (raw: RawMessage, rule: string, status: string, message: string): Promise<Result> => {
     failed++;
     lastFailure = `${status} ${message}`;
-    const saved = opts.dryRun ? null : await quarantine(raw);
+    const saved = opts.dryRun || opts.fromQuarantine ? null : await quarantine(raw, status, message);
     return failedResult(raw.input, rule, status, message, saved, opts.dryRun);
   };
 
