@@ -129,12 +129,12 @@ class Reader {
     if (line.name.startsWith('custom_field_')) {
       const id = line.name.slice('custom_field_'.length);
       if (!id) return this.refuse(line, 'a custom field needs an ID after custom_field_');
-      this.params.custom_fields[id] = line.value;
+      // Defined, not assigned: `custom_field___proto__` is a field like any other.
+      Object.defineProperty(this.params.custom_fields, id, { value: line.value, enumerable: true, writable: true, configurable: true });
       this.ctx.trace.add(`parameters.${line.name}`, 'applied', `custom field ${id} = '${line.value}'`);
       return;
     }
-    const handler = HANDLERS[line.name];
-    if (handler) return handler(this, line);
+    if (Object.hasOwn(HANDLERS, line.name)) return HANDLERS[line.name]!(this, line);
     const short = line.value === '' ? shortcut(line.name) : null;
     if (short) return this.set(line, short.field, short.value, `${short.value} (shortcut #${line.name})`);
     this.ctx.trace.warn(`parameters.${line.name}`, `unknown parameter #${line.name} ignored`);

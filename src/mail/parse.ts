@@ -216,7 +216,7 @@ function uudecoded(a: ParsedMail['attachments'][number]): Partial<AttachmentPart
 
 /** Unfolded raw values of every header line, by lower-case name. */
 function rawHeaders(mail: ParsedMail): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out: Record<string, string[]> = Object.create(null); // a field may be named `constructor`
   for (const { key, line } of mail.headerLines) {
     const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
     (out[key] ??= []).push(value);
