@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
+import { contentHash } from './content-hash.js';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
 import { splitParameters } from './parameters.js';
@@ -139,6 +140,7 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     messageId,
     // Line ends normalised, so the same message from a CRLF and an LF hop gets the same key.
     key: messageId ?? `sha256:${createHash('sha256').update(head.toString('latin1').replace(/\r\n/g, '\n')).digest('hex')}`,
+    contentHash: contentHash(raw, head),
     from,
     // Without an envelope from the MTA, the Return-Path its delivery agent wrote (`<>` for a bounce).
     envelopeSender: envelopeSender?.toLowerCase() ?? (header['return-path'] ? normaliseAddress(header['return-path'][0]!) : null),

@@ -61,7 +61,7 @@ export const STORE_SCHEMA = obj(['accounts'], {
     inline_images: list(obj(['sha256', 'path'], { ...file, content_id: str })),
   })),
   notifications: list(obj(['message_id', 'record'], { message_id: str, record: recordRef, to: str, sent_at: timeOrNull })),
-  inbound: list(obj(['key', 'recipient', 'outcome'], { key: str, message_id: strOrNull, recipient: str, received_at: timeOrNull, outcome: str, rule: str, record: { anyOf: [recordRef, { type: 'null' }] } })),
+  inbound: list(obj(['key', 'recipient', 'outcome'], { key: str, message_id: strOrNull, recipient: str, received_at: timeOrNull, outcome: str, rule: str, record: { anyOf: [recordRef, { type: 'null' }] }, content_hash: { type: 'string', pattern: '^[0-9a-f]{16}$' } })),
   auto_replies: list(obj(['to', 'sent_at'], { message_id: str, to: str, kind: str, sent_at: time })),
 });
 
