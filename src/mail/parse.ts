@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
+import { parseAuthResults } from './auth-results.js';
 import { contentHash } from './content-hash.js';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
@@ -256,22 +257,7 @@ function messageIds(value: string | string[] | undefined): string[] {
   return joined.split(/[\s,]+/).map(stripBrackets).filter(Boolean);
 }
 
-/** RFC 8601: `authserv-id [version]; method=result ...; method=result ...`, comments dropped. */
-export function parseAuthResults(value: string): AuthResult | null {
-  const clean = value.replace(/\([^()]*\)/g, ' ');
-  const [id, ...resinfo] = clean.split(';');
-  const authservId = (id ?? '').trim().split(/\s+/)[0]?.toLowerCase();
-  if (!authservId) return null;
-  const results: Record<string, string> = {};
-  for (const part of resinfo) {
-    const m = /^\s*([A-Za-z0-9_-]+)\s*=\s*([A-Za-z0-9_-]+)/.exec(part);
-    if (!m) continue;
-    // A method given twice (dmarc=fail …; dmarc=pass …) keeps the other result: a pass never outvotes it.
-    const method = m[1]!.toLowerCase();
-    if ((results[method] ?? 'pass') === 'pass') results[method] = m[2]!.toLowerCase();
-  }
-  return { authservId, results };
-}
+export { parseAuthResults };
 
 /** Trailing whitespace off every line, runs of blank lines collapsed, ends trimmed. */
 function tidy(text: string): string {
