@@ -84,7 +84,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const basePolicy: Omit<Policy, 'envelopeRecipient'> = {
     mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
     acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
-    maxAttachments: config.maxAttachments,
+    maxAttachments: config.maxAttachments, parameterTrust: config.parameterTrust,
     filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
   };
   let store: Store | null = null;

@@ -1,6 +1,7 @@
 import type { ParameterLine } from '../mail/types.js';
 import type { Person } from '../store/schema.js';
 import { hasRole, type MessageContext } from './context.js';
+import { dmarcVerdict } from './from-override.js';
 import { OPTIONS, shortcut, type OptionField } from './options.js';
 import { isoTime } from './trace.js';
 
@@ -40,6 +41,16 @@ export function readParameters(ctx: MessageContext): { honoured: boolean; params
     return { honoured: false, params };
   }
   trace.add('parameters.role', 'matched', `person ${sender.id} has the Specialist role of ${account.id}`);
+  if (ctx.policy.parameterTrust === 'dmarc') {
+    // Optional hardening: a From anyone can forge is not enough to set fields.
+    const dmarc = dmarcVerdict(email, ctx.policy);
+    if (!dmarc.pass) {
+      trace.add('parameters.trust', 'ignored',
+        `${email.parameters.length} parameter line(s) ignored: parameterTrust is "dmarc" and ${dmarc.detail}; the lines stay in the note`);
+      return { honoured: false, params };
+    }
+    trace.add('parameters.trust', 'matched', `parameterTrust is "dmarc": ${dmarc.detail}`);
+  }
   const reader = new Reader(ctx, params);
   // support_domain decides which account unqualified names are looked up in, so it goes first.
   const lines = [...email.parameters].sort((a, b) => Number(b.name === 'support_domain') - Number(a.name === 'support_domain'));
