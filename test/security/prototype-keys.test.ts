@@ -98,3 +98,36 @@ describe('a store whose reference data has the wrong types is refused at deliver
     expect(run.stdout + run.stderr).toMatch(/from_auth_secrets/);
   });
 });
+
+describe('the delivery’s store check and check-config’s ajv agree', () => {
+  test('on the reference collections of 12 broken stores, path for path', async () => {
+    const { storeSchemaProblems } = await import('../../src/cli/store-schema.js');
+    const { collectionProblems } = await import('../../src/store/validate.js');
+    const { RESIDENT } = await import('../../src/store/indexes.js');
+    const { demoStore } = await import('../../src/store/demo.js');
+    type Loose = Record<string, unknown>;
+    const mutations: ((s: StoreData) => void)[] = [
+      () => undefined,
+      (s) => { (s.accounts[0]!.email_policy as unknown as Loose).from_auth_secrets = 'x'; },
+      (s) => { (s.accounts[0]!.email_policy as unknown as Loose).from_auth_secrets = ['ok', 7]; },
+      (s) => { (s.accounts[1] as unknown as Loose).directory_account = 5; },
+      (s) => { delete (s.accounts[0] as unknown as Loose).email_policy; },
+      (s) => { (s.people[0] as unknown as Loose).primary_email = 42; (s.people[2] as unknown as Loose).emails = 'a@b'; },
+      (s) => { (s.people[1] as unknown as Loose).roles = { 'widget-it': 'specialist', other: ['x', null] }; },
+      (s) => { (s.teams[0] as unknown as Loose).members = ['1002']; },
+      (s) => { (s.service_instances[0] as unknown as Loose).first_line_team = '2001'; },
+      (s) => { (s.configuration_items[0] as unknown as Loose).service_instances = 4001; },
+      (s) => { (s.first_line_support_agreements[0] as unknown as Loose).covers = 'widget'; },
+      (s) => { (s.request_templates[0] as unknown as Loose).team = 1.5; (s.accounts[0] as unknown as Loose).provide_feedback_days = -1; },
+    ];
+    const resident = (line: string) => [...RESIDENT].some((c) => line.startsWith(`/${c}/`) || line.startsWith(`/${c}:`));
+    for (const [i, mutate] of mutations.entries()) {
+      const s = demoStore();
+      mutate(s);
+      const ajv = (await storeSchemaProblems(s, 500)).filter(resident).map((l) => l.split(':')[0]).sort();
+      const ours = [...RESIDENT].flatMap((c) => collectionProblems(c, (s as unknown as Record<string, unknown[]>)[c] ?? [], 500)).map((l) => l.split(':')[0]).sort();
+      expect(ours).toEqual(ajv);
+      expect(ours.length > 0).toBe(i > 0);
+    }
+  });
+});
