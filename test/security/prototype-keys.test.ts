@@ -67,6 +67,16 @@ describe('prototype keys in headers and addresses', () => {
   });
 });
 
+describe('prototype keys in the store', () => {
+  test.each(['constructor', '__proto__', 'toString'])('a notification whose record type is %s: a reply to it is no match, not a crash', async (type) => {
+    const store = demoStoreFile(tempDir(), (s) => { (s.notifications[0]!.record as unknown as Record<string, unknown>).type = type; });
+    const { run, result } = await deliver(eml({ subject: 'Re: your request', headers: ['In-Reply-To: <notify-100001-1@mail.4me.com>'] }), { store });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(result!.outcome).toBe('request_created');
+  });
+});
+
 describe('a store whose reference data has the wrong types is refused at delivery', () => {
   const cases: [string, (s: StoreData) => void, RegExp][] = [
     ['from_auth_secrets as a string', (s) => { (s.accounts[0]!.email_policy as unknown as Record<string, unknown>).from_auth_secrets = 'secret'; }, /accounts.*from_auth_secrets/],
