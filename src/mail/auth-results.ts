@@ -16,43 +16,56 @@ interface Token { text: string; quoted: boolean }
 
 /** The payload as `;`-separated lists of tokens (words, quoted strings, `=` and `/`); null when malformed. */
 function tokenize(value: string): Token[][] | null {
-  const segments: Token[][] = [[]];
-  let word = '';
-  const flush = () => {
-    if (word) segments[segments.length - 1]!.push({ text: word, quoted: false });
-    word = '';
+  const segments: Token[][] = [];
+  let tokens: Token[] = [];
+  let word = -1; // where the word being read starts
+  // A methodspec is at most the first 5 tokens of its resinfo (method / version = result): no more are kept.
+  const add = (text: string, quoted: boolean) => { if (tokens.length < 5) tokens.push({ text, quoted }); };
+  const flush = (i: number) => {
+    if (word >= 0 && tokens.length < 5) add(value.slice(word, i), false);
+    word = -1;
   };
   for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '(') {
-      flush();
+    const c = value.charCodeAt(i);
+    if (c === 0x28) { // ( … ): nested comments, quoted-pairs inside
+      flush(i);
       let depth = 1;
       while (depth > 0 && ++i < value.length) {
-        const d = value[i];
-        if (d === '\\') i++;
-        else if (d === '(') depth++;
-        else if (d === ')') depth--;
+        const d = value.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x28) depth++;
+        else if (d === 0x29) depth--;
       }
       if (depth > 0) return null;
-    } else if (c === '"') {
-      flush();
-      let s = '';
-      for (i++; i < value.length && value[i] !== '"'; i++) s += value[i] === '\\' ? value[++i] ?? '' : value[i];
+    } else if (c === 0x22) { // " … ": one value, quoted-pairs unescaped
+      flush(i);
+      // Only a quoted authserv-id is ever read; any other quoted value is skipped.
+      const read = segments.length === 0 && tokens.length === 0;
+      const parts: string[] = [];
+      let from = ++i;
+      for (; i < value.length && value.charCodeAt(i) !== 0x22; i++) {
+        if (value.charCodeAt(i) !== 0x5c) continue;
+        if (read) parts.push(value.slice(from, i));
+        from = ++i;
+      }
       if (i >= value.length) return null;
-      segments[segments.length - 1]!.push({ text: s, quoted: true });
-    } else if (c === ';') {
-      flush();
-      segments.push([]);
-    } else if (c === '=' || c === '/') {
-      flush();
-      segments[segments.length - 1]!.push({ text: c, quoted: false });
-    } else if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
-      flush();
-    } else {
-      word += c;
+      parts.push(value.slice(from, i));
+      add(read ? parts.join('') : '', true);
+    } else if (c === 0x3b) { // ;
+      flush(i);
+      segments.push(tokens);
+      tokens = [];
+    } else if (c === 0x3d || c === 0x2f) { // = /
+      flush(i);
+      add(value[i]!, false);
+    } else if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
+      flush(i);
+    } else if (word < 0) {
+      word = i;
     }
   }
-  flush();
+  flush(value.length);
+  segments.push(tokens);
   return segments;
 }
 

@@ -19,21 +19,26 @@ const isHopField = (name: string) => HOP_FIELDS.has(name) || HOP_PREFIXES.some((
 
 /** 16 hex digits (64 bits) of SHA-256 over the header block without hop fields, and the body. */
 export function contentHash(raw: Buffer, head: Buffer): string {
-  const hash = createHash('sha256');
+  const text = head.toString('latin1');
+  let kept = '';
   let keep = true;
-  for (const line of head.toString('latin1').split('\n')) {
-    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (l.startsWith(' ') || l.startsWith('\t')) {
-      if (keep) hash.update(`${l}\n`, 'latin1'); // a folded line goes with its field
-      continue;
+  for (let at = 0; at < text.length;) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const end = nl > at && text.charCodeAt(nl - 1) === 0x0d ? nl - 1 : nl;
+    const c = text.charCodeAt(at);
+    if (c !== 0x20 && c !== 0x09) { // a folded line goes with its field
+      const colon = text.indexOf(':', at);
+      const name = colon < 0 || colon > end ? '' : text.slice(at, colon).trim().toLowerCase();
+      keep = !text.startsWith('From ', at) && !isHopField(name);
     }
-    const colon = l.indexOf(':');
-    keep = !l.startsWith('From ') && !isHopField((colon < 0 ? l : l.slice(0, colon)).trim().toLowerCase());
-    if (keep) hash.update(`${l}\n`, 'latin1');
+    if (keep) kept += `${text.slice(at, end)}\n`;
+    at = nl + 1;
   }
   let end = raw.length;
   while (end > head.length && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
   const body = raw.subarray(head.length, end);
-  hash.update(body.includes(0x0d) ? Buffer.from(body.toString('latin1').replace(/\r\n/g, '\n'), 'latin1') : body);
-  return hash.digest('hex').slice(0, 16);
+  return createHash('sha256').update(kept, 'latin1')
+    .update(body.includes(0x0d) ? Buffer.from(body.toString('latin1').replace(/\r\n/g, '\n'), 'latin1') : body)
+    .digest('hex').slice(0, 16);
 }
