@@ -74,8 +74,10 @@ const isKeyword = (t: Token | undefined): t is Token => !!t && !t.quoted && KEYW
 
 export function parseAuthResults(value: string): AuthResult | null {
   const segments = tokenize(value);
-  const id = segments?.[0]![0];
-  if (!segments || !id || (!id.quoted && (id.text === '=' || id.text === '/')) || !id.text) return null;
+  // authserv-id [version]: anything else there (Exchange Online writes `spf=none …` with no id) names no server.
+  const [id, version, ...more] = segments?.[0] ?? [];
+  if (!segments || !id?.text || more.length || (version && !/^\d+$/.test(version.text))) return null;
+  if (!id.quoted && (id.text === '=' || id.text === '/')) return null;
   const results: Record<string, string> = Object.create(null);
   for (const seg of segments.slice(1)) {
     // method [ "/" version ] "=" result

@@ -32,6 +32,8 @@ describe('Authentication-Results (RFC 8601)', () => {
     ['an unclosed comment', `${TRUSTED}; spf=pass (unclosed; dmarc=pass`],
     ['an unclosed quoted string', `${TRUSTED}; spf=pass smtp.mailfrom="unclosed; dmarc=pass`],
     ['dmarc=pass as a property value', `${TRUSTED}; spf=pass smtp.mailfrom=dmarc=pass`],
+    ['more than "authserv-id [version]" before the first ";"', `${TRUSTED} spf=pass; dmarc=pass`],
+    ['no authserv-id at all (a result first)', `${TRUSTED}=pass; dmarc=pass`],
   ])('no dmarc result from %s', async (_name, value) => {
     const { line, detail } = await override(value);
     expect(line.outcome).toBe('rejected');
