@@ -7,13 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 
-/** Trace and delivery fields written by MTAs and delivery agents, not by the sender. */
+/**
+ * Fields written on the way, not by the sender: trace and delivery fields of MTAs and delivery
+ * agents, spam and virus scanners, and the status fields mail programs add to an mbox (so an
+ * archive replayed after the mail was delivered is its duplicate).
+ */
 const HOP_FIELDS = new Set([
   'received', 'x-received', 'delivered-to', 'x-delivered-to', 'x-original-to', 'return-path', 'envelope-to',
   'x-envelope-from', 'x-envelope-to', 'x-original-recipient', 'received-spf', 'authentication-results',
-  'x-ms-exchange-organization-authas', 'x-forwarded-to', 'x-forwarded-for', 'x-gm-message-state',
+  'x-forwarded-to', 'x-forwarded-for', 'x-forwarded-encrypted', 'x-gm-message-state', 'x-google-smtp-source',
+  'x-google-dkim-signature', 'status', 'x-status', 'x-keywords', 'x-uid', 'content-length', 'lines',
 ]);
-const HOP_PREFIXES = ['arc-', 'x-spam-', 'x-virus-', 'x-amavis-', 'x-ms-exchange-'];
+const HOP_PREFIXES = ['arc-', 'x-spam', 'x-virus-', 'x-amavis-', 'x-rspamd-', 'x-ms-exchange-', 'x-mozilla-', 'x-getmail-'];
 
 const isHopField = (name: string) => HOP_FIELDS.has(name) || HOP_PREFIXES.some((p) => name.startsWith(p));
 
