@@ -107,8 +107,8 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>, opts:
   const settleHeld = (): void => {
     const lines = held!;
     held = null;
-    const isSeparator = heldOrigin;
-    lines.forEach(([b, s, e], i) => (i === 0 && isSeparator ? separator(b, s, e) : bodyLine(b, s, e)));
+    const confirmed = heldOrigin;
+    lines.forEach(([b, s, e], i) => (i === 0 && confirmed ? separator(b, s, e) : bodyLine(b, s, e)));
   };
   const hold = (buf: Buffer, start: number, end: number): boolean => {
     const len = end - start;
