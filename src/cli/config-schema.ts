@@ -29,6 +29,7 @@ export const CONFIG_SCHEMA = {
     acknowledgements: { type: 'boolean', description: 'true or false: acknowledge new requests' },
     maxAutoRepliesPerDay: { ...nonNegative, description: 'automatic replies to one address a day, e.g. 20' },
     maxAttachments: { ...nonNegative, description: 'attachments kept from one message, e.g. 20' },
+    parameterTrust: { enum: ['any', 'dmarc'], description: '"any" (the default) or "dmarc": #parameters only from mail with a trusted dmarc=pass' },
   },
 } as const;
 

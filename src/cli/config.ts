@@ -15,6 +15,8 @@ export interface Config {
   acknowledgements: boolean;
   maxAutoRepliesPerDay: number;
   maxAttachments: number;
+  /** "dmarc": #parameters only from mail with a trusted dmarc=pass (default "any"). */
+  parameterTrust: 'any' | 'dmarc';
   /** Where the configuration came from, or null for built-in defaults. */
   file: string | null;
   /** The configuration object as read (empty without a file). */
@@ -35,7 +37,7 @@ const KEYS: Record<string, string> = {
   store: 'string', mailDomain: 'string or list of strings', aliases: 'object', trustedAuthservIds: 'list of strings',
   outbox: 'string', quarantine: 'string', sendmail: 'string', lockTimeoutMs: 'non-negative integer',
   maxMessageBytes: 'positive integer', acknowledgements: 'boolean', maxAutoRepliesPerDay: 'non-negative integer',
-  maxAttachments: 'non-negative integer',
+  maxAttachments: 'non-negative integer', parameterTrust: 'string "any" or "dmarc"',
 };
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -47,7 +49,7 @@ export function configProblems(raw: unknown): string[] {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ['the configuration is not an object of keys'];
   const problems: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
-    const want = KEYS[key];
+    const want = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined; // a key named `constructor` is unknown
     if (!want) { problems.push(`${key}: unknown key (known: ${Object.keys(KEYS).join(', ')})`); continue; }
     const ok =
       want === 'string' ? typeof value === 'string' && value !== ''
@@ -57,6 +59,7 @@ export function configProblems(raw: unknown): string[] {
       : want === 'list of strings' ? isStringList(value)
       : want === 'string or list of strings' ? (typeof value === 'string' && value !== '') || (isStringList(value) && (value as string[]).length > 0)
       : want === 'positive integer' ? Number.isInteger(value) && (value as number) > 0
+      : want === 'string "any" or "dmarc"' ? value === 'any' || value === 'dmarc'
       : Number.isInteger(value) && (value as number) >= 0;
     if (!ok) { problems.push(`${key}: expected a ${want}${want === 'object' ? ' of address → address strings' : ''}, got ${JSON.stringify(value)}`); continue; }
     if (key === 'mailDomain') {
@@ -106,7 +109,7 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
   const path = (p: string) => resolve(base, p);
   const store = opts.store ? resolve(opts.cwd ?? process.cwd(), opts.store) : path((raw.store as string) ?? './m4me-store.json');
   const domains = raw.mailDomain === undefined ? ['mail.4me.com'] : ([] as string[]).concat(raw.mailDomain as string | string[]);
-  const aliases: Record<string, string> = {};
+  const aliases: Record<string, string> = Object.create(null);
   for (const [from, to] of Object.entries((raw.aliases as Record<string, string>) ?? {})) aliases[from.trim().toLowerCase()] = to.trim().toLowerCase();
   return {
     store,
@@ -122,6 +125,7 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
     acknowledgements: (raw.acknowledgements as boolean) ?? true,
     maxAutoRepliesPerDay: (raw.maxAutoRepliesPerDay as number) ?? 20,
     maxAttachments: (raw.maxAttachments as number) ?? 20,
+    parameterTrust: (raw.parameterTrust as 'any' | 'dmarc') ?? 'any',
     file,
     raw,
   };

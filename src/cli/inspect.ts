@@ -31,7 +31,7 @@ function resolvedFields(store: Store, record: AnyRecord): [string, string][] {
   };
   return Object.entries(record)
     .filter(([, v]) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v as object).length === 0))
-    .map(([k, v]) => [k, named[k]?.(v) ?? (typeof v === 'object' ? JSON.stringify(v) : String(v))]);
+    .map(([k, v]) => [k, (Object.hasOwn(named, k) ? named[k]!(v) : null) ?? (typeof v === 'object' ? JSON.stringify(v) : String(v))]);
 }
 
 export async function runShow(type: string, id: string, opts: { store?: string; config?: string; json: boolean }): Promise<number> {

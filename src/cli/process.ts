@@ -60,6 +60,19 @@ export function parseNow(now: string | undefined): number | null {
   return ms;
 }
 
+const EARLIEST_DATE = Date.UTC(1990, 0, 1);
+const DAY_MS = 86_400_000;
+
+/**
+ * A message's Date is written by its sender: one far ahead would hold event matching and the
+ * reply limits in the future, one before 1990 is a broken clock. Why it is refused, or null.
+ */
+function dateOutOfRange(ms: number): string | null {
+  if (ms > Date.now() + DAY_MS) return 'more than a day ahead of the system clock';
+  if (ms < EARLIEST_DATE) return 'before 1990';
+  return null;
+}
+
 export async function runProcess(inputs: string[], opts: ProcessOptions): Promise<number> {
   const fixedNow = parseNow(opts.now);
   if (opts.clock !== undefined && opts.clock !== 'message' && opts.clock !== 'system') {
@@ -81,7 +94,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const basePolicy: Omit<Policy, 'envelopeRecipient'> = {
     mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
     acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
-    maxAttachments: config.maxAttachments,
+    maxAttachments: config.maxAttachments, parameterTrust: config.parameterTrust,
     filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
   };
   let store: Store | null = null;
@@ -142,8 +155,10 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     const clockWarnings: string[] = [];
     let now = fixedNow ?? Date.now();
     if (opts.clock === 'message') {
-      if (email.date) now = Date.parse(email.date);
-      else clockWarnings.push('--clock message: the message has no valid Date header, the current time was used');
+      const refused = email.date ? dateOutOfRange(Date.parse(email.date)) : 'missing';
+      if (!refused) now = Date.parse(email.date!);
+      else if (refused === 'missing') clockWarnings.push('--clock message: the message has no valid Date header, the current time was used');
+      else clockWarnings.push(`--clock message: the Date ${email.date} is ${refused}, the current time was used`);
     }
     const clock: Clock = { now, tick: () => performance.now() };
     store ??= await Store.open(paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });

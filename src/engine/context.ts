@@ -21,5 +21,7 @@ export interface MessageContext {
 }
 
 export function hasRole(person: Person, account: string, role: string): boolean {
-  return person.roles?.[account]?.includes(role) ?? false;
+  // An account id from mail (`@account`, #support_domain) is never looked up on the prototype.
+  const roles = person.roles;
+  return !!roles && Object.hasOwn(roles, account) && Array.isArray(roles[account]) && roles[account].includes(role);
 }

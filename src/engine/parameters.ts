@@ -1,6 +1,7 @@
 import type { ParameterLine } from '../mail/types.js';
 import type { Person } from '../store/schema.js';
 import { hasRole, type MessageContext } from './context.js';
+import { dmarcVerdict } from './from-override.js';
 import { OPTIONS, shortcut, type OptionField } from './options.js';
 import { isoTime } from './trace.js';
 
@@ -40,6 +41,16 @@ export function readParameters(ctx: MessageContext): { honoured: boolean; params
     return { honoured: false, params };
   }
   trace.add('parameters.role', 'matched', `person ${sender.id} has the Specialist role of ${account.id}`);
+  if (ctx.policy.parameterTrust === 'dmarc') {
+    // Optional hardening: a From anyone can forge is not enough to set fields.
+    const dmarc = dmarcVerdict(email, ctx.policy);
+    if (!dmarc.pass) {
+      trace.add('parameters.trust', 'ignored',
+        `${email.parameters.length} parameter line(s) ignored: parameterTrust is "dmarc" and ${dmarc.detail}; the lines stay in the note`);
+      return { honoured: false, params };
+    }
+    trace.add('parameters.trust', 'matched', `parameterTrust is "dmarc": ${dmarc.detail}`);
+  }
   const reader = new Reader(ctx, params);
   // support_domain decides which account unqualified names are looked up in, so it goes first.
   const lines = [...email.parameters].sort((a, b) => Number(b.name === 'support_domain') - Number(a.name === 'support_domain'));
@@ -129,12 +140,12 @@ class Reader {
     if (line.name.startsWith('custom_field_')) {
       const id = line.name.slice('custom_field_'.length);
       if (!id) return this.refuse(line, 'a custom field needs an ID after custom_field_');
-      this.params.custom_fields[id] = line.value;
+      // Defined, not assigned: `custom_field___proto__` is a field like any other.
+      Object.defineProperty(this.params.custom_fields, id, { value: line.value, enumerable: true, writable: true, configurable: true });
       this.ctx.trace.add(`parameters.${line.name}`, 'applied', `custom field ${id} = '${line.value}'`);
       return;
     }
-    const handler = HANDLERS[line.name];
-    if (handler) return handler(this, line);
+    if (Object.hasOwn(HANDLERS, line.name)) return HANDLERS[line.name]!(this, line);
     const short = line.value === '' ? shortcut(line.name) : null;
     if (short) return this.set(line, short.field, short.value, `${short.value} (shortcut #${line.name})`);
     this.ctx.trace.warn(`parameters.${line.name}`, `unknown parameter #${line.name} ignored`);

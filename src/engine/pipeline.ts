@@ -37,12 +37,13 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
     trace.add('mail.message_id', 'ignored', u.value ? `${u.header} ${JSON.stringify(u.value)} not used: ${u.problem}${why}` : u.problem);
   }
   const recipient = chooseRecipient(email, policy, view, trace);
-  const key = ledgerKey(email.key, recipient);
+  const ledger = ledgerEntry(email, recipient, view);
+  const key = ledger.key;
   const domain = ownDomain(recipient, policy);
 
   const finish = (outcome: Outcome, rule: string, record: RecordRef | null, extra: Partial<Decision> = {}): Decision => ({
     outcome, rule, record, rejection: null, outgoing: [], notifications: [], files: [], ...extra,
-    inbound: { key, message_id: email.messageId, recipient, received_at: isoTime(clock.now), outcome, rule, record },
+    inbound: { key, message_id: email.messageId, recipient, received_at: isoTime(clock.now), outcome, rule, record, content_hash: email.contentHash },
     warnings: trace.warnings, trace: trace.entries, ...(trace.ms ? { traceMs: trace.ms } : {}),
   });
   const reject = (rule: string, reason: string, person?: Person): Decision => {
@@ -52,12 +53,12 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
     return finish('rejected', rule, null, { rejection: { reason, template: 'email_rejected', to }, outgoing, ...(person ? { person } : {}) });
   };
 
-  const seen = view.inbound(key);
+  const { seen } = ledger;
   if (seen) {
     trace.add('duplicate.message', 'matched', `already processed for ${recipient} at ${seen.received_at}: ${seen.outcome}`);
     return { ...finish('duplicate', 'duplicate.message', seen.record), inbound: undefined };
   }
-  trace.add('duplicate.message', 'not_matched', `first time for ${recipient}`);
+  trace.add('duplicate.message', 'not_matched', ledger.reused ?? `first time for ${recipient}`);
 
   const routing = route(recipient, policy, view, trace);
   if (!routing.ok) return reject(routing.rule, routing.reason);
@@ -128,6 +129,23 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
     }
   }
   return finish('request_created', 'create.new_request', record, extra);
+}
+
+/**
+ * The message's ledger entry, if it was processed before. A Message-ID already in the ledger
+ * for this address with other content (another content hash) was reused, by a stranger or a
+ * careless tool: that message is recorded under the key and its content hash, so it can
+ * neither squat the ID nor be squatted. An entry without a hash (older stores) is trusted.
+ */
+function ledgerEntry(email: InboundEmail, recipient: string, view: StoreView) {
+  const key = ledgerKey(email.key, recipient);
+  const seen = view.inbound(key);
+  if (!seen?.content_hash || seen.content_hash === email.contentHash) return { key, seen, reused: null };
+  const own = `${key} ${email.contentHash}`;
+  return {
+    key: own, seen: view.inbound(own),
+    reused: `Message-ID ${email.messageId ?? email.key} reused: already processed for ${recipient} at ${seen.received_at} with other content (${seen.content_hash}, this one ${email.contentHash}); processed as a message of its own`,
+  };
 }
 
 function ownDomain(recipient: string, policy: Policy): string {

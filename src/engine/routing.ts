@@ -64,7 +64,7 @@ export function route(recipient: string, policy: Policy, view: StoreView, trace:
 }
 
 function unalias(address: string, policy: Policy): string {
-  return policy.aliases[address] ?? address;
+  return Object.hasOwn(policy.aliases, address) ? policy.aliases[address]! : address;
 }
 
 function inboundDomain(address: string, policy: Policy): string | null {

@@ -65,6 +65,8 @@ export interface Policy {
   acknowledgements: boolean;
   maxAutoRepliesPerDay: number;
   maxAttachments: number;
+  /** "dmarc": #parameters only from a message with a trusted dmarc=pass; absent or "any": from any Specialist. */
+  parameterTrust?: 'any' | 'dmarc';
   /** Folder of attachment files, relative to the store's folder (`<store>.files`). */
   filesDir: string;
 }

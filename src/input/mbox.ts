@@ -34,6 +34,11 @@ function isQuotedFrom(buf: Buffer, start: number, end: number): boolean {
   return i > start && isFromLine(buf, i, end);
 }
 
+const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+const ORIGIN_FIELD = /^(?:from|date)[ \t]*:/i;
+/** Past this many bytes of header block after a candidate separator, it is decided on what was seen. */
+const MAX_HELD_BYTES = 256 << 10;
+
 export function envelopeSender(line: Buffer): string | undefined {
   const sender = line.toString('latin1').slice(5).trim().split(/\s+/)[0];
   return sender || undefined;
@@ -48,7 +53,7 @@ export function envelopeSender(line: Buffer): string | undefined {
  * Lines are only looked at, never copied: consecutive lines of a message are kept as one
  * slice of the chunk they were read in, and a message is copied once, when it is complete.
  */
-export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): AsyncGenerator<MboxMessage> {
+export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>, opts: { strict?: boolean } = {}): AsyncGenerator<MboxMessage> {
   // The message being collected: finished slices, and the open run [runStart, runEnd) of runBuf.
   let pieces: Buffer[] = [];
   let runBuf: Buffer | null = null;
@@ -86,15 +91,55 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
     lastFirst = -1;
   };
 
+  const separator = (buf: Buffer, start: number, end: number): void => {
+    finish();
+    envelope = Buffer.from(buf.subarray(start, end));
+    started = true;
+    previousBlank = false;
+  };
+
+  // Strict (standard input, which is usually one message): a later `From ` line is held with
+  // the lines after it until they show a header block with a From: or Date: field (then it
+  // separates) or something else (then it and they are body text).
+  let held: [Buffer, number, number][] | null = null;
+  let heldBytes = 0;
+  let heldOrigin = false;
+  const settleHeld = (): void => {
+    const lines = held!;
+    held = null;
+    const confirmed = heldOrigin;
+    lines.forEach(([b, s, e], i) => (i === 0 && confirmed ? separator(b, s, e) : bodyLine(b, s, e)));
+  };
+  const hold = (buf: Buffer, start: number, end: number): boolean => {
+    const len = end - start;
+    const blank = len === 1 ? buf[start] === NL : len === 2 && buf[start] === CR && buf[start + 1] === NL;
+    const text = buf.toString('latin1', start, Math.min(end, start + 200));
+    const field = !blank && HEADER_FIELD.test(text);
+    const folded = !blank && held!.length > 1 && (buf[start] === 0x20 || buf[start] === 0x09);
+    if (field || folded) {
+      held!.push([buf, start, end]);
+      heldOrigin ||= field && ORIGIN_FIELD.test(text);
+      heldBytes += len;
+      if (heldBytes > MAX_HELD_BYTES) settleHeld();
+      return true;
+    }
+    settleHeld();
+    return false;
+  };
+
   // One line [start, end) of buf, its newline included when there is one.
   const line = (buf: Buffer, start: number, end: number): void => {
     if (plain) { append(buf, start, end); return; }
+    if (held && hold(buf, start, end)) return;
     const first = buf[start];
     if (first === 0x46 && previousBlank && isFromLine(buf, start, end) && (!started || isSeparator(buf, start, end))) {
-      finish();
-      envelope = Buffer.from(buf.subarray(start, end));
-      started = true;
-      previousBlank = false;
+      if (opts.strict && started) {
+        held = [[buf, start, end]];
+        heldBytes = end - start;
+        heldOrigin = false;
+        return;
+      }
+      separator(buf, start, end);
       return;
     }
     if (!started) {
@@ -103,6 +148,11 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
       append(buf, start, end);
       return;
     }
+    bodyLine(buf, start, end);
+  };
+
+  function bodyLine(buf: Buffer, start: number, end: number): void {
+    const first = buf[start];
     const len = end - start;
     if (first === GT && isQuotedFrom(buf, start, end)) {
       append(buf, start + 1, end);
@@ -114,7 +164,7 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
       lastFirst = first ?? -1;
     }
     previousBlank = len === 1 ? first === NL : len === 2 && first === CR && buf[start + 1] === NL;
-  };
+  }
 
   let carry: Buffer | null = null;
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
@@ -144,6 +194,7 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
     while (ready.length) yield ready.shift()!;
   }
   if (carry) line(carry, 0, carry.length);
+  if (held) settleHeld();
   finish();
   while (ready.length) yield ready.shift()!;
 }

@@ -101,7 +101,8 @@ async function* fromStream(stream: Readable, name: string): AsyncGenerator<RawMe
   let pending: RawMessage | null = null;
   let n = 0;
   const envelopes = name === 'stdin';
-  for await (const m of splitMbox(stream)) {
+  // Standard input is split only by an mbox's own structure (./mbox.ts, strict).
+  for await (const m of splitMbox(stream, { strict: envelopes })) {
     n++;
     if (pending) {
       if (n === 2) { pending.input = `mbox:${name}#1`; delete pending.envelopeFrom; }

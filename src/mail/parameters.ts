@@ -1,8 +1,8 @@
 import type { ParameterLine } from './types.js';
 
-// `#name: value` or `#shortcut`; a value may end in ` @account_id` (whitespace before the @,
+// `#name: value` or `#shortcut` (`#__proto__` too: an unknown parameter, warned about); a value may end in ` @account_id` (whitespace before the @,
 // so that an email address value such as `#member: a@b.example` is not taken for one).
-const PARAMETER = /^#([A-Za-z][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
+const PARAMETER = /^#([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
 const QUALIFIER = /^(.*?)\s+@([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
 /** Parameters that name a record, the only ones a trailing `@account` qualifies. */
 const QUALIFIABLE = new Set([
@@ -10,14 +10,12 @@ const QUALIFIABLE = new Set([
   'member', 'member_id', 'requested_for', 'requested_for_id', 'supplier', 'supplier_id', 'problem_id',
   'workflow_id', 'template_id',
 ]);
-const KEEP_CASE: Record<string, string> = {
-  sourceid: 'sourceID', ci_sourceid: 'ci_sourceID', supplier_requestid: 'supplier_requestID',
-};
+const KEEP_CASE = new Map([['sourceid', 'sourceID'], ['ci_sourceid', 'ci_sourceID'], ['supplier_requestid', 'supplier_requestID']]);
 
 function normaliseName(name: string): string {
   const lower = name.toLowerCase();
   if (lower.startsWith('custom_field_')) return `custom_field_${name.slice('custom_field_'.length)}`;
-  return KEEP_CASE[lower] ?? lower;
+  return KEEP_CASE.get(lower) ?? lower;
 }
 
 /**

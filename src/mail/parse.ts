@@ -1,6 +1,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
+import { parseAuthResults } from './auth-results.js';
+import { contentHash } from './content-hash.js';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
 import { usableIds } from './message-id.js';
@@ -142,6 +144,7 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     messageId,
     // Line ends normalised, so the same message from a CRLF and an LF hop gets the same key.
     key: messageId ?? `sha256:${createHash('sha256').update(head.toString('latin1').replace(/\r\n/g, '\n')).digest('hex')}`,
+    contentHash: contentHash(raw, head),
     from,
     // Without an envelope from the MTA, the Return-Path its delivery agent wrote (`<>` for a bounce).
     envelopeSender: envelopeSender?.toLowerCase() ?? (header['return-path'] ? normaliseAddress(header['return-path'][0]!) : null),
@@ -220,7 +223,7 @@ function uudecoded(a: ParsedMail['attachments'][number]): Partial<AttachmentPart
 
 /** Unfolded raw values of every header line, by lower-case name. */
 function rawHeaders(mail: ParsedMail): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out: Record<string, string[]> = Object.create(null); // a field may be named `constructor`
   for (const { key, line } of mail.headerLines) {
     const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
     (out[key] ??= []).push(value);
@@ -258,22 +261,7 @@ function messageIds(value: string | string[] | undefined): string[] {
   return joined.split(/[\s,]+/).map(stripBrackets).filter(Boolean);
 }
 
-/** RFC 8601: `authserv-id [version]; method=result ...; method=result ...`, comments dropped. */
-export function parseAuthResults(value: string): AuthResult | null {
-  const clean = value.replace(/\([^()]*\)/g, ' ');
-  const [id, ...resinfo] = clean.split(';');
-  const authservId = (id ?? '').trim().split(/\s+/)[0]?.toLowerCase();
-  if (!authservId) return null;
-  const results: Record<string, string> = {};
-  for (const part of resinfo) {
-    const m = /^\s*([A-Za-z0-9_-]+)\s*=\s*([A-Za-z0-9_-]+)/.exec(part);
-    if (!m) continue;
-    // A method given twice (dmarc=fail …; dmarc=pass …) keeps the other result: a pass never outvotes it.
-    const method = m[1]!.toLowerCase();
-    if ((results[method] ?? 'pass') === 'pass') results[method] = m[2]!.toLowerCase();
-  }
-  return { authservId, results };
-}
+export { parseAuthResults };
 
 /** Trailing whitespace off every line, runs of blank lines collapsed, ends trimmed. */
 function tidy(text: string): string {

@@ -38,6 +38,8 @@ export interface InboundEmail {
   messageId: string | null;
   /** A stable key for idempotency: the Message-ID, or a hash of the header block. */
   key: string;
+  /** 16 hex digits of the content without hop-added fields (./content-hash.ts): tells a reused Message-ID from a re-delivery. */
+  contentHash: string;
   from: Address | null;
   /** Envelope sender (Return-Path / `From ` line / --sender), lower-case, '' for a null sender. */
   envelopeSender: string | null;

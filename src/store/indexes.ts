@@ -312,7 +312,8 @@ export class StoreIndex implements StoreView {
   record(type: 'request', id: number): Request | undefined;
   record(type: RecordType, id: number): AnyRecord | undefined;
   record(type: RecordType, id: number) {
-    const pos = this.x.records[type]?.get(id);
+    // The type may come from a row of the store (a notification's record): data, not a key of ours.
+    const pos = Object.hasOwn(this.x.records, type) ? this.x.records[type].get(id) : undefined;
     return pos === undefined ? undefined : this.tables[COLLECTION[type]].get(pos) as AnyRecord;
   }
   recordsBySource(type: RecordType, source: string, sourceID: string) {

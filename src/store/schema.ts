@@ -95,6 +95,8 @@ export interface Notification { message_id: string; record: RecordRef; to: strin
 export interface InboundEntry {
   key: string; message_id: string | null; recipient: string; received_at: string;
   outcome: string; rule: string; record: RecordRef | null;
+  /** The message's content hash (../mail/content-hash.ts); absent in entries older than it. */
+  content_hash?: string;
 }
 
 /** An automatic reply m4me queued (Email Rejected, acknowledgement): counted for loop protection. */

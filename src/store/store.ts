@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import type { Decision, OutgoingMail } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
 import { StoreFile } from './file.js';
-import { StoreIndex } from './indexes.js';
+import { RESIDENT, StoreIndex } from './indexes.js';
 import { lock } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import type { Table } from './table.js';
+import { collectionProblems } from './validate.js';
 
 export interface StorePaths { store: string; outbox: string; files: string }
 
@@ -129,6 +130,14 @@ export class Store {
         throw new TempFailure('4.3.5', `store ${this.paths.store} is not an m4me store: ${problems.join('; ')}; it was left untouched`);
       }
       throw new TempFailure(ioStatus(err), `cannot read store ${this.paths.store}: ${describeIoError(err)}`);
+    }
+    // The reference data every decision reads is checked against the store's schema (a
+    // string for from_auth_secrets would make every character a secret); the big
+    // collections are not, so a delivery does not pay for the size of the store.
+    const problems: string[] = [];
+    for (const c of RESIDENT) problems.push(...collectionProblems(c, source.tables[c].all(), 5 - problems.length));
+    if (problems.length) {
+      throw new TempFailure('4.3.5', `store ${this.paths.store} is not an m4me store: ${problems.join('; ')}; it was left untouched (m4me check-config lists every problem)`);
     }
     this.index = new StoreIndex(source);
   }

@@ -70,6 +70,7 @@ describe('check-config', () => {
       { aliases: { 'help@corp.example': 'x@mail.4me.com' } }, { aliases: { 'no at': 'x@mail.4me.com' } }, { aliases: { 'a@b.example': 7 } },
       { lockTimeoutMs: -1 }, { lockTimeoutMs: 1.5 }, { maxMessageBytes: 0 }, { maxAttachments: 0 }, { acknowledgements: 'yes' },
       { trustedAuthservIds: 'mx' }, { trustedAuthservIds: ['mx.corp.example'] }, { sendmail: '' }, { colour: 'red' }, { store: 3, outbox: [] },
+      { parameterTrust: 'dmarc' }, { parameterTrust: 'always' }, { parameterTrust: true }, { constructor: 5 }, { toString: 'x' },
     ];
     const keyOf = (line: string) => line.replace(/^\//, '').split(/[/:]/)[0];
     for (const raw of configs) {
