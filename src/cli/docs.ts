@@ -15,7 +15,9 @@ function examplesOf(cmd: Command): string[] {
 }
 
 /** roff text: a backslash, a leading dot or quote, and hyphens in options escaped. */
-const roff = (s: string) => s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+const roff = (s: string) => s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1')
+  // groff reads its input as Latin-1: anything else as a named Unicode character.
+  .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
 
 /** Every command a user types, a group's subcommands as `group sub` (quarantine list). */
 function leaves(program: Command): { name: string; cmd: Command }[] {

@@ -16,7 +16,7 @@ import { FORBIDDEN_KEYS, mergeRow, newRowDefaults, REFERENCE_COLLECTIONS, type R
 import type { StoreData } from '../store/schema.js';
 import { loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
-import { STORE_SCHEMA } from './store-schema.js';
+import { STORE_SCHEMA } from '../store/store-schema.js';
 import { printable } from './terminal.js';
 
 type Row = Record<string, unknown>;
