@@ -73,7 +73,8 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     const code = (err as NodeJS.ErrnoException).code;
     problems.push(`store ${config.store}: ${code === 'ENOENT' ? 'does not exist (create it with m4me init)' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
   }
-  for (const [label, path] of [['store folder', dirname(config.store)], ['outbox', config.outbox], ['quarantine', config.quarantine], ['attachments', `${config.store}.files`]] as const) {
+  // outbox --send moves each reply into sending/, then sent/: both must take this user's files.
+  for (const [label, path] of [['store folder', dirname(config.store)], ['outbox', config.outbox], ['outbox sending/', join(config.outbox, 'sending')], ['outbox sent/', join(config.outbox, 'sent')], ['quarantine', config.quarantine], ['attachments', `${config.store}.files`]] as const) {
     const p = await writableProblem(label, path);
     if (p) problems.push(p); else say(true, `${label} ${path} is writable`);
   }

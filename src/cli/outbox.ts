@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
@@ -67,7 +68,10 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
   // its store write stays queued until the retry records (and rewrites) it.
   const recorded = opts.send ? await recordedReplies(config.store) : null;
   let failures = 0;
+  let uncertain = 0;
   let firstError = '';
+  /** Sent by this run but not moved on to sent/: reported once, with the send. */
+  const justSent = new Set<string>();
   for (const f of files) {
     const path = join(config.outbox, f);
     const message = await readFile(path);
@@ -78,17 +82,36 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
       item.status = 'held';
       item.error = 'not recorded in the store (yet): the delivery that wrote it did not finish; it is sent once a retry records it';
     } else if (opts.send && !opts.dryRun) {
-      item.error = await sendmail(config.sendmail, message);
+      // At most once: the reply leaves the queue (into sending/) before sendmail has it, so a
+      // send whose outcome could not be recorded is never handed over again by a later run.
+      const sending = join(config.outbox, 'sending', f);
+      try {
+        await mkdir(join(config.outbox, 'sending'), { recursive: true });
+        await rename(path, sending);
+      } catch (err) {
+        item.error = `not sent: cannot move it to ${join(config.outbox, 'sending')} first: ${describeIoError(err)}`;
+      }
+      if (!item.error) item.error = await sendmail(config.sendmail, message);
+      if (item.error && existsSync(sending)) {
+        // Not handed over: back into the queue, for the next run.
+        await rename(sending, path).catch(() => undefined);
+      }
       if (item.error) {
         failures++;
         firstError ||= item.error;
         item.status = 'failed';
         await writeFile(`${path}.error`, `${item.error}\n`).catch(() => undefined);
       } else {
-        await mkdir(join(config.outbox, 'sent'), { recursive: true });
-        await rename(path, join(config.outbox, 'sent', f));
-        await unlink(`${path}.error`).catch(() => undefined);
         item.status = 'sent';
+        await unlink(`${path}.error`).catch(() => undefined);
+        try {
+          await mkdir(join(config.outbox, 'sent'), { recursive: true });
+          await rename(sending, join(config.outbox, 'sent', f));
+        } catch (err) {
+          justSent.add(f);
+          uncertain++;
+          item.error = `sent, but cannot be moved to ${join(config.outbox, 'sent')}: ${describeIoError(err)}; it stays in sending/ and is not sent again`;
+        }
       }
     } else if (opts.send) {
       item.status = 'would send';
@@ -101,7 +124,20 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
     process.stdout.write(opts.json ? `${JSON.stringify(item)}\n`
       : `${item.status === 'failed' ? chalk.red(item.status) : item.status === 'sent' ? chalk.green(item.status) : chalk.dim(item.status)}  ${printable(`${item.kind.padEnd(16)} ${item.to}  ${item.subject}`)}${item.error ? chalk.red(printable(`  (${item.error})`)) : ''}\n`);
   }
-  if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}\n`));
+  // Handed over, or about to be, by a run that could not record how it ended: never sent again.
+  for (const f of await readdir(join(config.outbox, 'sending')).catch(() => [] as string[])) {
+    if (!f.endsWith('.eml')) continue;
+    const path = join(config.outbox, 'sending', f);
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (justSent.has(f)) continue;
+    uncertain++;
+    const item = { file: path, to: header(text, 'To'), subject: header(text, 'Subject'), kind: header(text, 'X-M4me-Kind'), status: 'uncertain',
+      error: 'an earlier --send handed it over or was about to, and could not record which: it is not sent again (move it back into the outbox to send it)' };
+    process.stdout.write(opts.json ? `${JSON.stringify(item)}\n` : `${chalk.yellow(item.status)}  ${printable(`${item.kind.padEnd(16)} ${item.to}  ${item.subject}`)}${chalk.yellow(`  (${item.error})`)}\n`);
+  }
+  if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}${uncertain ? `, ${uncertain} in sending/ (not sent again)` : ''}\n`));
+  if (uncertain && opts.send) process.stderr.write(`4.4.0 m4me: ${uncertain} message${uncertain === 1 ? '' : 's'} in ${join(config.outbox, 'sending')} may have been sent: not sent again\n`);
+  if (uncertain && opts.send && !opts.dryRun && !failures) return 75;
   if (failures) {
     process.stderr.write(`4.4.0 m4me: ${failures} of ${files.length} message${files.length === 1 ? '' : 's'} not sent (${firstError}); they stay queued\n`);
     return 75;
