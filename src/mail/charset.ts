@@ -58,21 +58,27 @@ function decodeStrict(bytes: Buffer, charset: string): string | null {
   return text.includes('\uFFFD') ? null : text;
 }
 
-/** The charset of 8-bit header text that is not UTF-8; `latin1` when unsure. */
-export function detectHeaderCharset(sample: Buffer, hint: string | null): string {
-  const matches = libs().chardet.analyse(sample.subarray(0, SAMPLE_BYTES))
-    // Not UTF-8 (already ruled out), nor UTF-16/32: a header line is text between line ends.
-    .filter((m) => !/^(UTF|ASCII)/i.test(m.name));
-  const best = matches[0];
-  if (best && best.confidence >= SURE && decodeStrict(sample, best.name) !== null) return best.name;
+/**
+ * The charset of header lines that are not UTF-8; `latin1` when unsure. A charset is taken
+ * only if it reads at least one of the lines (a line it cannot read is read as Latin-1).
+ */
+export function detectHeaderCharset(lines: Buffer[], hint: string | null): string {
+  // Not UTF-8 (already ruled out), nor UTF-16/32: a header line is text between line ends.
+  const analyse = (b: Buffer) => libs().chardet.analyse(b.subarray(0, SAMPLE_BYTES)).filter((m) => !/^(UTF|ASCII)/i.test(m.name));
+  const reads = (charset: string) => lines.some((l) => decodeStrict(l, charset) !== null);
+  const isSure = (m: Match | undefined): m is Match => !!m && m.confidence >= SURE && reads(m.name);
+  const matches = analyse(Buffer.concat(lines));
+  if (isSure(matches[0])) return matches[0].name;
+  // One line in another charset (a relay's Latin-1 beside a GB2312 Subject) makes chardet
+  // unsure of the whole: then the line it is surest of decides.
+  const byLine = lines.length > 1 ? lines.map((l) => analyse(l)[0]).filter(isSure) : [];
+  if (byLine.length) return byLine.sort((a, b) => b.confidence - a.confidence)[0]!.name;
   // The hint's charsets, those chardet finds plausible first.
   const rank = (name: string) => {
     const i = matches.findIndex((m) => m.name.toLowerCase() === name.toLowerCase() && m.confidence > 0);
     return i < 0 ? matches.length : i;
   };
-  const ranked = hintFamily(hint).sort((a, b) => rank(a) - rank(b));
-  for (const name of ranked) if (decodeStrict(sample, name) !== null) return name;
-  return 'latin1';
+  return hintFamily(hint).sort((a, b) => rank(a) - rank(b)).find(reads) ?? 'latin1';
 }
 
 /**
@@ -100,8 +106,7 @@ export function utf8Headers(raw: Buffer, head: Buffer): Buffer {
     lines.push(head.subarray(i, end));
     i = end;
   }
-  const legacy = lines.filter((l) => !isUtf8(l));
-  const charset = detectHeaderCharset(Buffer.concat(legacy), declaredCharset(raw, head));
+  const charset = detectHeaderCharset(lines.filter((l) => !isUtf8(l)), declaredCharset(raw, head));
   const out = lines.map((l) => {
     if (isUtf8(l)) return l;
     return Buffer.from((charset === 'latin1' ? null : decodeStrict(l, charset)) ?? l.toString('latin1'), 'utf8');
