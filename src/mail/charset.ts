@@ -95,23 +95,51 @@ export function declaredCharset(raw: Buffer, head: Buffer): string | null {
 
 /**
  * `raw` with every header line that is not UTF-8 re-encoded as UTF-8 from the detected
- * charset (a line that charset cannot read: from Latin-1). Lines already UTF-8 stay.
+ * charset (a line that charset cannot read: from Latin-1). Lines already UTF-8 stay, but
+ * for the encoded words repairWords mends.
  */
 export function utf8Headers(raw: Buffer, head: Buffer): Buffer {
-  if (isAscii(head) || isUtf8(head)) return raw;
+  // '-2022-': an ISO-2022-JP word, which may hold Shift_JIS (repairWords).
+  if ((isAscii(head) || isUtf8(head)) && !head.includes('-2022-')) return raw;
   const lines: Buffer[] = [];
   for (let i = 0; i < head.length;) {
     const nl = head.indexOf(0x0a, i);
     const end = nl < 0 ? head.length : nl + 1;
-    lines.push(head.subarray(i, end));
+    const line = head.subarray(i, end);
+    lines.push(line.includes('=?') ? Buffer.from(repairWords(line.toString('latin1'), !isUtf8(line)), 'latin1') : line);
     i = end;
   }
-  const charset = detectHeaderCharset(lines.filter((l) => !isUtf8(l)), declaredCharset(raw, head));
+  const legacy = lines.filter((l) => !isUtf8(l));
+  if (!legacy.length) return Buffer.concat([...lines, raw.subarray(head.length)]);
+  const charset = detectHeaderCharset(legacy, declaredCharset(raw, head));
   const out = lines.map((l) => {
     if (isUtf8(l)) return l;
     return Buffer.from((charset === 'latin1' ? null : decodeStrict(l, charset)) ?? l.toString('latin1'), 'utf8');
   });
   return Buffer.concat([...out, raw.subarray(head.length)]);
+}
+
+/** RFC 2047 encoded word: charset, RFC 2231 language, encoding, text (a line read as Latin-1). */
+const ENCODED_WORD = /=\?([^?*\s]+)(\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=/g;
+
+/**
+ * Two mailer habits in encoded words, mended before the parser decodes them:
+ * - raw 8-bit bytes inside a Q word (`=?iso-8859-1?Q?Fr\xf6sche?=`) are in the word's own
+ *   charset: escaped as `=F6`, so they are not taken for header text in another charset;
+ * - a word labelled ISO-2022-JP (7-bit) whose bytes are 8-bit is Shift_JIS (or EUC-JP), as
+ *   Japanese mailers write it: labelled with the charset that reads it.
+ */
+function repairWords(line: string, escapeRaw: boolean): string {
+  return line.replace(ENCODED_WORD, (word, charset: string, lang: string | undefined, enc: string, text: string) => {
+    const out = escapeRaw && /[Qq]/.test(enc) ? text.replace(/[\x80-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase()}`) : text;
+    let label = charset;
+    if (/^iso-2022-jp/i.test(charset)) {
+      const bytes = /[Bb]/.test(enc) ? Buffer.from(out, 'base64')
+        : Buffer.from(out.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+      if (!isAscii(bytes) && !bytes.includes(0x1b)) label = ['Shift_JIS', 'EUC-JP'].find((c) => decodeStrict(bytes, c) !== null) ?? charset;
+    }
+    return out === text && label === charset ? word : `=?${label}${lang ?? ''}?${enc}?${out}?=`;
+  });
 }
 
 /**

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORPUS, CORPUS_PRESENT, DEMO_NOW, demoStoreFile, jsonLines, readStore, runCli, tempDir, testIf } from '../helpers/cli.js';
 
-/** Zammad's own expectation for its test mail: the `subject:` line of mailNNN.yml. */
-const zammadSubject = (n: string) => /^subject: (.*)$/m.exec(readFileSync(join(CORPUS, 'zammad', `mail${n}.yml`), 'utf8'))![1]!;
+/** Zammad's own expectation for its test mail: a line (`subject`, `from_display_name`) of mailNNN.yml. */
+const zammad = (n: string, key: string) => new RegExp(`^${key}: (.*)$`, 'm').exec(readFileSync(join(CORPUS, 'zammad', `mail${n}.yml`), 'utf8'))![1]!;
+const zammadSubject = (n: string) => zammad(n, 'subject');
 
 /** Processes one corpus file into a fresh demo store that creates unknown senders. */
 async function processFile(file: string, env: Record<string, string> = {}) {
@@ -24,9 +25,10 @@ async function processFile(file: string, env: Record<string, string> = {}) {
 
 const CASES: [string, string, () => { subject: string; person?: string }][] = [
   ['zammad/mail046.box', 'GB2312 Subject and display name, beside an ISO-8859-1 body part', () => ({ subject: zammadSubject('046'), person: '武兰成' })],
-  ['zammad/mail093.box', 'Shift_JIS Subject beside an ISO-2022-JP body', () => ({ subject: zammadSubject('093') })],
+  ['zammad/mail093.box', 'Shift_JIS Subject beside an ISO-2022-JP body; Shift_JIS bytes in a word labelled ISO-2022-JP', () => ({ subject: zammadSubject('093'), person: zammad('093', 'from_display_name') })],
   ['zammad/mail105.box', 'Latin-1 Subject (detection unsure, no hint): Latin-1 as before', () => ({ subject: zammadSubject('105') })],
   ['bestpractical-rt/emails/new-ticket-from-iso-8859-1', 'Latin-1 display name beside an ISO-8859-1 body', () => ({ subject: 'Re: rt-3.0.3pre1', person: 'Wilhelmsen Håvard' })],
+  ['zbateson-mail-mime-parser/m2004.txt', 'a raw Latin-1 byte inside a quoted-printable word labelled iso-8859-1', () => ({ subject: 'Die Hasen und die Frösche', person: 'Doug Sauder' })],
   ['enmime/low-quality/bad-header-start.raw', 'a first header line that starts with a space', () => ({ subject: 'plain text', person: 'James Hillyerd' })],
   ['mimekit/messages/feedback-report.txt', 'a UTF-8 byte order mark before the first header', () => ({ subject: 'FW: Earn money' })],
   ['php-mime-mail-parser/m0011', 'a line of spaces before the first header', () => ({ subject: 'Hello World !' })],
