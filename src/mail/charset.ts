@@ -33,8 +33,12 @@ function libs(): { chardet: Chardet; iconv: Iconv } {
 
 /** chardet's confidence (0-100) from which its first guess is taken without a hint. */
 const SURE = 50;
-/** Enough text for the detector; header blocks of 100 KB exist. */
+/**
+ * Enough text for the detector: it is read from the first lines that are not UTF-8 only, so
+ * a hostile header block of thousands of 8-bit lines costs no more than a short one.
+ */
 const SAMPLE_BYTES = 16 << 10;
+const SAMPLE_LINES = 64;
 
 /**
  * What an 8-bit header written beside a body in `charset` is in, as chardet names it. A
@@ -67,7 +71,7 @@ export function detectHeaderCharset(lines: Buffer[], hint: string | null): strin
   const analyse = (b: Buffer) => libs().chardet.analyse(b.subarray(0, SAMPLE_BYTES)).filter((m) => !/^(UTF|ASCII)/i.test(m.name));
   const reads = (charset: string) => lines.some((l) => decodeStrict(l, charset) !== null);
   const isSure = (m: Match | undefined): m is Match => !!m && m.confidence >= SURE && reads(m.name);
-  const matches = analyse(Buffer.concat(lines));
+  const matches = analyse(Buffer.concat(lines).subarray(0, SAMPLE_BYTES));
   if (isSure(matches[0])) return matches[0].name;
   // One line in another charset (a relay's Latin-1 beside a GB2312 Subject) makes chardet
   // unsure of the whole: then the line it is surest of decides.
@@ -111,7 +115,7 @@ export function utf8Headers(raw: Buffer, head: Buffer): Buffer {
   }
   const legacy = lines.filter((l) => !isUtf8(l));
   if (!legacy.length) return Buffer.concat([...lines, raw.subarray(head.length)]);
-  const charset = detectHeaderCharset(legacy, declaredCharset(raw, head));
+  const charset = detectHeaderCharset(legacy.slice(0, SAMPLE_LINES), declaredCharset(raw, head));
   const out = lines.map((l) => {
     if (isUtf8(l)) return l;
     return Buffer.from((charset === 'latin1' ? null : decodeStrict(l, charset)) ?? l.toString('latin1'), 'utf8');
