@@ -124,7 +124,7 @@ export function utf8Headers(raw: Buffer, head: Buffer): Buffer {
 }
 
 /** RFC 2047 encoded word: charset, RFC 2231 language, encoding, text (a line read as Latin-1). */
-const ENCODED_WORD = /=\?([^?*\s]+)(\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=/g;
+const ENCODED_WORD = /=\?([^?*\x00-\x20]+)(\*[^?\x00-\x20]*)?\?([bBqQ])\?([^?\x00-\x20]*)\?=/g;
 
 /**
  * Two mailer habits in encoded words, mended before the parser decodes them:

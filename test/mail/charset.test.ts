@@ -68,6 +68,21 @@ describe('header bytes without a charset', () => {
   });
 });
 
+describe('encoded words that mailers get wrong', () => {
+  it('reads raw 8-bit bytes inside a Q word in the word\'s charset', async () => {
+    const e = await read(bytes('From: a@b.c\nSubject: =?iso-8859-1?Q?Fr', [0xf6, 0xa0], 'sche?= =?windows-1251?Q?', [0xcf, 0xf0], '?=\n\nx\n'));
+    expect(e.subject).toBe('Fr\u00f6 scheПр'); // NBSP made a space; no space between two words (RFC 2047)
+  });
+
+  it('reads Shift_JIS bytes in a word labelled ISO-2022-JP as Shift_JIS, real ISO-2022-JP as it is', async () => {
+    const sjisWord = `=?ISO-2022-JP?B?${Buffer.from(SJIS_TOOL).toString('base64')}?=`;
+    const jisWord = `=?ISO-2022-JP?B?${Buffer.from('1b24422544213c256b1b2842', 'hex').toString('base64')}?=`;
+    const e = await read(bytes(`From: ${sjisWord} <t@b.c>\nSubject: ${jisWord}\n\nx\n`));
+    expect(e.from?.name).toBe('ツール');
+    expect(e.subject).toBe('ツール');
+  });
+});
+
 describe('where a message starts', () => {
   it('skips a BOM, an indented first line and lines of spaces before a header field', () => {
     expect(messageStart(bytes([0xef, 0xbb, 0xbf], 'From: a@b.c\n')).toString()).toBe('From: a@b.c\n');
