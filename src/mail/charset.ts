@@ -16,19 +16,32 @@ import { loadMailparser, requireFromMailparser } from './mailparser.js';
 interface Match { name: string; confidence: number }
 interface Chardet { analyse(input: Uint8Array): Match[] }
 interface Iconv { decode(input: Buffer, charset: string): string; encodingExists(charset: string): boolean }
+interface EncodingJapanese { detect(input: Uint8Array): string | false }
 
-let chardet: Chardet | undefined;
-let iconv: Iconv | undefined;
+let loaded: { chardet: Chardet; iconv: Iconv; japanese: EncodingJapanese } | undefined;
 
 /** Loaded on first use: most mail has ASCII or UTF-8 headers and never needs them. */
-function libs(): { chardet: Chardet; iconv: Iconv } {
-  chardet ??= createRequire(import.meta.url)('chardet') as Chardet;
-  if (!iconv) {
-    // libmime's iconv-lite, loaded as mailparser.ts arranges it (codec tables built once).
-    const fromMp = requireFromMailparser(loadMailparser().require);
-    iconv = createRequire(fromMp.resolve('libmime'))('iconv-lite') as Iconv;
+function libs(): NonNullable<typeof loaded> {
+  if (!loaded) {
+    // libmime's iconv-lite and encoding-japanese, loaded as mailparser.ts arranges them.
+    const fromLibmime = createRequire(requireFromMailparser(loadMailparser().require).resolve('libmime'));
+    loaded = {
+      chardet: createRequire(import.meta.url)('chardet') as Chardet,
+      iconv: fromLibmime('iconv-lite') as Iconv,
+      japanese: fromLibmime('encoding-japanese') as EncodingJapanese,
+    };
   }
-  return { chardet, iconv };
+  return loaded;
+}
+
+const JAPANESE = ['Shift_JIS', 'EUC-JP'];
+
+/**
+ * Shift_JIS or EUC-JP, as encoding-japanese tells them apart (chardet cannot in a short
+ * header: many EUC-JP byte pairs are valid Shift_JIS too), the other one after it.
+ */
+function japaneseOrder(bytes: Buffer): string[] {
+  return libs().japanese.detect(bytes) === 'EUCJP' ? ['EUC-JP', 'Shift_JIS'] : JAPANESE;
 }
 
 /** chardet's confidence (0-100) from which its first guess is taken without a hint. */
@@ -47,7 +60,7 @@ const SAMPLE_LINES = 64;
 function hintFamily(charset: string | null): string[] {
   const c = (charset ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
   if (!c || c === 'usascii' || c === 'ascii' || c.startsWith('utf') || c.startsWith('unicode')) return [];
-  if (/^(iso2022jp|shiftjis|sjis|xsjis|cp932|windows31j|mskanji|eucjp|xeucjp)/.test(c)) return ['Shift_JIS', 'EUC-JP'];
+  if (/^(iso2022jp|shiftjis|sjis|xsjis|cp932|windows31j|mskanji|eucjp|xeucjp)/.test(c)) return JAPANESE;
   if (/^(gb2312|gbk|gb18030|cp936|hzgb2312|xgbk|euccn|chinese)/.test(c)) return ['GB18030'];
   if (/^(big5|cp950|big5hkscs|xxbig5)/.test(c)) return ['Big5'];
   if (/^(euckr|ksc56011987|ksc5601|cp949|iso2022kr|korean|windows949)/.test(c)) return ['EUC-KR'];
@@ -82,7 +95,9 @@ export function detectHeaderCharset(lines: Buffer[], hint: string | null): strin
     const i = matches.findIndex((m) => m.name.toLowerCase() === name.toLowerCase() && m.confidence > 0);
     return i < 0 ? matches.length : i;
   };
-  return hintFamily(hint).sort((a, b) => rank(a) - rank(b)).find(reads) ?? 'latin1';
+  const family = hintFamily(hint);
+  const ordered = family === JAPANESE ? japaneseOrder(Buffer.concat(lines)) : family.sort((a, b) => rank(a) - rank(b));
+  return ordered.find(reads) ?? 'latin1';
 }
 
 /**
@@ -140,7 +155,7 @@ function repairWords(line: string, escapeRaw: boolean): string {
     if (/^iso-2022-jp/i.test(charset)) {
       const bytes = /[Bb]/.test(enc) ? Buffer.from(out, 'base64')
         : Buffer.from(out.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      if (!isAscii(bytes) && !bytes.includes(0x1b)) label = ['Shift_JIS', 'EUC-JP'].find((c) => decodeStrict(bytes, c) !== null) ?? charset;
+      if (!isAscii(bytes) && !bytes.includes(0x1b)) label = japaneseOrder(bytes).find((c) => decodeStrict(bytes, c) !== null) ?? charset;
     }
     return out === text && label === charset ? word : `=?${label}${lang ?? ''}?${enc}?${out}?=`;
   });

@@ -36,6 +36,15 @@ describe('header bytes without a charset', () => {
     expect((await read(msg('text/plain; charset=utf-8'))).subject).toBe(Buffer.from(SJIS_TOOL).toString('latin1'));
   });
 
+  it('tells EUC-JP from Shift_JIS beside a Japanese body (encoding-japanese)', async () => {
+    // 会議のお知らせ in EUC-JP: valid Shift_JIS bytes too, and chardet ranks Shift_JIS first.
+    const euc = hex('b2f1b5c4a4cea4aac3cea4e9a4bb');
+    const e = await read(bytes('From: a@b.c\nSubject: ', euc, '\nContent-Type: text/plain; charset=iso-2022-jp\n\nx\n'));
+    expect(e.subject).toBe('会議のお知らせ');
+    const word = await read(bytes(`From: =?ISO-2022-JP?B?${Buffer.from(euc).toString('base64')}?= <t@b.c>\n\nx\n`));
+    expect(word.from?.name).toBe('会議のお知らせ');
+  });
+
   it('keeps UTF-8 lines as UTF-8 beside a Latin-1 line', async () => {
     const e = await read(bytes('From: Zoë <zoe@example.com>\nSubject: caf', [0xe9], '\n\nbody\n'));
     expect(e.from?.name).toBe('Zoë');
