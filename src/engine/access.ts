@@ -29,11 +29,17 @@ export function hasWriteAccess(person: Person, type: RecordType, record: AnyReco
   return [r.requested_by, r.requested_for, r.created_by].includes(person.id);
 }
 
-/** CONTRACT §3 "May add a note": write access, or an enabled person of the record's accounts. */
+/**
+ * CONTRACT §3 "May add a note": write access, or an enabled person of the record's accounts
+ * for a request, a project task, or a workflow task that is an approval task (the spec:
+ * "or (in case of an approval task)"); any other workflow task needs write access.
+ */
 export function mayAddNote(person: Person, type: RecordType, record: AnyRecord, view: StoreView): { ok: boolean; why: string } {
   if (hasWriteAccess(person, type, record)) return { ok: true, why: `person ${person.id} has write access` };
-  if (person.disabled || !['request', 'workflow_task', 'project_task'].includes(type)) {
-    return { ok: false, why: `person ${person.id} has no write access to ${type} ${record.id}` };
+  const noWrite = `person ${person.id} has no write access to ${type} ${record.id}`;
+  if (person.disabled || !['request', 'workflow_task', 'project_task'].includes(type)) return { ok: false, why: noWrite };
+  if (type === 'workflow_task' && (record as OtherRecord).category !== 'approval') {
+    return { ok: false, why: `${noWrite}, which is not an approval task` };
   }
   const accounts = new Set<string>([record.account]);
   if (type === 'request') {

@@ -20,6 +20,10 @@ export function autoReplyAddress(
   recipient?: string,
 ): string | null {
   const rule = 'reply.loop_protection';
+  if (policy.replies === 'none') {
+    trace.add(rule, 'skipped', 'no automatic reply: this run writes none (--replies none)');
+    return null;
+  }
   const to = recipient ?? email.from?.address ?? '';
   const env = email.envelopeSender;
   const auto = email.headers.autoSubmitted?.trim().toLowerCase();

@@ -69,6 +69,8 @@ export interface Policy {
   parameterTrust?: 'any' | 'dmarc';
   /** Folder of attachment files, relative to the store's folder (`<store>.files`). */
   filesDir: string;
+  /** "none": this run writes no automatic reply at all (a replay of old mail); absent: "queue". */
+  replies?: 'queue' | 'none';
 }
 
 /** The injected clock: the instant a message is processed at, in ms. */

@@ -1,7 +1,7 @@
-import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { parseAuthResults } from './auth-results.js';
+import { HEADER_FIELD, messageStart, utf8Headers } from './charset.js';
 import { contentHash } from './content-hash.js';
 import { displayName } from './filename.js';
 import { htmlToTextModule, loadMailparser } from './mailparser.js';
@@ -12,8 +12,6 @@ import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.
 
 /** The message is not email at all (no header block): it is quarantined, never guessed at. */
 export class UnreadableMessageError extends Error {}
-
-const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
 
 // mailparser is loaded on first use, through ./mailparser.ts (its CommonJS build, the rarely
 // needed parts deferred): a single delivery's start-up is mostly mailparser's.
@@ -28,8 +26,7 @@ export const SIMPLE_PARSER_OPTIONS = {
 
 /** Parses raw bytes once into the plain value the engine works on. */
 export async function parseEmail(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
-  const head = readableHeader(raw);
-  const input = utf8Headers(raw, head);
+  const { head, input } = readable(raw);
   const mail = parseSinglePart(input);
   return mail ? toInboundEmail(mail, raw, head, envelopeSender ?? null) : mailparserEmail(raw, input, head, envelopeSender);
 }
@@ -39,23 +36,28 @@ export async function parseEmail(raw: Buffer, envelopeSender?: string | null): P
  * null for any other message. Throws UnreadableMessageError as parseEmail does.
  */
 export function parseSinglePartEmail(raw: Buffer, envelopeSender?: string | null): InboundEmail | null {
-  const head = readableHeader(raw);
-  const mail = parseSinglePart(utf8Headers(raw, head));
+  const { head, input } = readable(raw);
+  const mail = parseSinglePart(input);
   return mail && toInboundEmail(mail, raw, head, envelopeSender ?? null);
 }
 
 /** parseEmail without the single-part reading: every message through mailparser. */
 export async function parseWithMailparser(raw: Buffer, envelopeSender?: string | null): Promise<InboundEmail> {
-  const head = readableHeader(raw);
-  return mailparserEmail(raw, utf8Headers(raw, head), head, envelopeSender);
+  const { head, input } = readable(raw);
+  return mailparserEmail(raw, input, head, envelopeSender);
 }
 
-function readableHeader(raw: Buffer): Buffer {
-  const head = headerBlock(raw);
+/**
+ * The header block (from where the message starts: ./charset.ts messageStart) and the
+ * message as both parse paths read it, its header bytes as UTF-8 (./charset.ts utf8Headers).
+ */
+function readable(raw: Buffer): { head: Buffer; input: Buffer } {
+  const start = messageStart(raw);
+  const head = headerBlock(start);
   if (!HEADER_FIELD.test(head.toString('latin1').split(/\r?\n/, 1)[0] ?? '')) {
     throw new UnreadableMessageError(raw.length === 0 ? 'empty message' : 'no header fields');
   }
-  return head;
+  return { head, input: utf8Headers(start, head) };
 }
 
 /** `input` is `raw` with its header bytes as UTF-8 (utf8Headers). */
@@ -90,15 +92,6 @@ function withInlineMarkers(email: InboundEmail): InboundEmail {
 /** `[image: name]`, with the display name the note's inline_images entry gets. */
 function imageMarker(part: { filename: string | null; contentType: string }): string {
   return `[image: ${displayName(part.filename, part.contentType).replace(/\]/g, '')}]`;
-}
-
-/**
- * Raw 8-bit header bytes are read as UTF-8 by the parser; bytes that are not UTF-8 are
- * taken as Latin-1 (what such legacy mail almost always is), instead of becoming U+FFFD.
- */
-function utf8Headers(raw: Buffer, head: Buffer): Buffer {
-  if (isAscii(head) || isUtf8(head)) return raw;
-  return Buffer.concat([Buffer.from(head.toString('latin1'), 'utf8'), raw.subarray(head.length)]);
 }
 
 /** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
