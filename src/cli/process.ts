@@ -35,6 +35,8 @@ export interface ProcessOptions {
   clock?: string;
   quiet: boolean;
   verbose?: boolean;
+  /** Whether automatic replies are written to the outbox; default queue, none with --clock message. */
+  replies?: 'queue' | 'none';
   /** `m4me quarantine retry` runs a quarantined message again: a second failure leaves it where it is. */
   fromQuarantine?: boolean;
 }
@@ -94,7 +96,9 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   const basePolicy: Omit<Policy, 'envelopeRecipient'> = {
     mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
     acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
-    maxAttachments: config.maxAttachments, parameterTrust: config.parameterTrust,
+    maxAttachments: config.maxAttachments,
+    // A replay of old mail would answer people about messages they sent months ago.
+    replies: opts.replies ?? (opts.clock === 'message' ? 'none' : 'queue'), parameterTrust: config.parameterTrust,
     filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
   };
   let store: Store | null = null;
@@ -171,6 +175,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       times.rule(decision.trace, decision.traceMs);
       decision.warnings.push(...clockWarnings);
       await store.apply(decision, !opts.dryRun);
+      out.replies += decision.outgoing.length;
       times.add('store', performance.now() - t2);
       results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));
     }
@@ -246,6 +251,8 @@ class Output {
   private total = 0;
   /** Messages read (a message for two --recipient addresses gives two results). */
   messages = 0;
+  /** Automatic replies queued (or, in a dry run, that would be). */
+  replies = 0;
   private constructor(
     private opts: ProcessOptions,
     private render: ((r: Result) => string) | null,
@@ -294,7 +301,12 @@ class Output {
   async end(seconds: number, times: StageTimes): Promise<void> {
     await this.flush();
     if (!this.summary || this.opts.quiet) return;
-    if (this.total > 1) process.stderr.write(`\n${this.summary(this.counts, this.messages, seconds, this.opts.verbose ? times : undefined)}\n`);
+    if (this.total > 1) {
+      const replies = this.opts.replies === 'none' || (this.opts.replies === undefined && this.opts.clock === 'message')
+        ? 'automatic replies: none (--replies none)'
+        : `automatic replies: ${this.replies} ${this.opts.dryRun ? 'would be queued' : 'queued'}${this.replies ? ' (m4me outbox lists them; outbox --send sends them)' : ''}`;
+      process.stderr.write(`\n${this.summary(this.counts, this.messages, seconds, this.opts.verbose ? times : undefined)}\n  ${replies}\n`);
+    }
     if (this.opts.dryRun) process.stderr.write('dry run: nothing was changed\n');
   }
 }
