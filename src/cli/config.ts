@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { nothingToFind } from './config-search.js';
 
 /** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
@@ -80,26 +81,40 @@ export function configProblems(raw: unknown): string[] {
 export interface LoadOptions { configFile?: string; store?: string; cwd?: string }
 
 /** Finds and validates the configuration (cosmiconfig, module name `m4me`). */
+/**
+ * The system-wide configuration, tried when nothing else names or finds one (a pipe transport
+ * runs m4me from Postfix's folder, where no search finds anything). M4ME_SYSTEM_CONFIG_DIR
+ * moves it, for packagers (/usr/local/etc/m4me) and tests.
+ */
+function systemConfig(): string | null {
+  const dir = process.env.M4ME_SYSTEM_CONFIG_DIR || '/etc/m4me';
+  return ['m4merc.json', 'm4merc.yaml'].map((f) => join(dir, f)).find((f) => existsSync(f)) ?? null;
+}
+
+/** Where the configuration comes from: --config, then M4ME_CONFIG, then cosmiconfig's search, then /etc/m4me. */
 export async function loadConfig(opts: LoadOptions): Promise<Config> {
+  const named = opts.configFile || process.env.M4ME_CONFIG || undefined;
   // cosmiconfig is loaded only when there may be something for it to find (./config-search.ts).
   let explorer: ReturnType<typeof import('cosmiconfig').cosmiconfig> | null = null;
-  if (opts.configFile || !nothingToFind(opts.cwd ?? process.cwd())) {
+  const cwd = opts.cwd ?? process.cwd();
+  const system = named || !nothingToFind(cwd) ? null : systemConfig();
+  if (named || system || !nothingToFind(cwd)) {
     const { cosmiconfig } = await import('cosmiconfig');
     explorer = cosmiconfig('m4me', { searchStrategy: 'project' });
   }
   let result: { config: unknown; filepath: string } | null = null;
   try {
     if (explorer) {
-      result = opts.configFile
-        ? await explorer.load(resolve(opts.cwd ?? process.cwd(), opts.configFile))
-        : await explorer.search(opts.cwd ?? process.cwd());
+      result = named ? await explorer.load(resolve(cwd, named))
+        : system ? await explorer.load(system)
+        : await explorer.search(cwd) ?? (systemConfig() ? await explorer.load(systemConfig()!) : null);
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // cosmiconfig puts the parser's reason on the line after "JSON Error in FILE:".
     const why = e.code === 'ENOENT' ? 'does not exist'
       : (e.message ?? String(err)).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 2).join(' ');
-    throw new ConfigError([`cannot read configuration: ${why}`], opts.configFile ?? null);
+    throw new ConfigError([`cannot read configuration: ${why}`], named ?? null);
   }
   const raw = (result?.config ?? {}) as Record<string, unknown>;
   const file = result?.filepath ?? null;
