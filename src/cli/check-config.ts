@@ -31,9 +31,30 @@ async function writableProblem(label: string, path: string): Promise<string | nu
   }
 }
 
+/**
+ * What makes every delivery a rejection although nothing is wrong with the files: no accounts
+ * (a store fresh from `m4me init`), or an alias pointing at an account the store does not have.
+ */
+function siteWarnings(data: { accounts: { id: string }[] }, domains: string[], aliases: Record<string, string>): string[] {
+  const accounts = new Set(data.accounts.map((a) => a.id));
+  const out: string[] = [];
+  if (!accounts.size) {
+    out.push(`the store has no accounts: every message will be rejected (fill it with m4me import accounts FILE; samples/site/ has an example)`);
+    return out;
+  }
+  for (const [from, to] of Object.entries(aliases)) {
+    const [local, domain] = [to.slice(0, to.lastIndexOf('@')), to.slice(to.lastIndexOf('@') + 1)];
+    const account = local.slice(local.lastIndexOf('.') + 1);
+    if (!domains.includes(domain)) out.push(`alias ${from} → ${to}: ${domain} is not a mailDomain, so mail to it is rejected`);
+    else if (!accounts.has(account)) out.push(`alias ${from} → ${to}: the store has no account ${account}`);
+  }
+  return out;
+}
+
 export async function runCheckConfig(opts: { store?: string; config?: string }): Promise<number> {
   const problems: string[] = [];
   const say = (ok: boolean, text: string) => process.stdout.write(`${ok ? chalk.green('✓') : chalk.red('✗')} ${text}\n`);
+  const warn = (text: string) => process.stdout.write(`${chalk.yellow('!')} ${text}\n`);
   let config;
   const { configSchemaProblems } = await import('./config-schema.js');
   const invalid = (file: string | null, list: string[]) => {
@@ -67,7 +88,10 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
         shape.push(...await storeSchemaProblems(data), ...storeReferenceProblems(data as never));
       }
       for (const p of shape) problems.push(`store ${config.store}: ${p}`);
-      if (!shape.length) say(true, `store ${config.store}`);
+      if (!shape.length) {
+        say(true, `store ${config.store}`);
+        for (const w of siteWarnings(data as { accounts: { id: string }[] }, config.mailDomains, config.aliases)) warn(w);
+      }
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

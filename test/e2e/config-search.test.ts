@@ -52,5 +52,18 @@ describe('configuration search', () => {
     expect(check.stdout).toContain(`outbox ${join(etc, 'm4me-store.json.outbox')}`);
     expect(check.stdout).toContain(`quarantine ${join(etc, 'm4me-store.json.quarantine')}`);
     expect(check.stdout).not.toMatch(/corp\.example|helpdesk@/); // no live example values
+    // A fresh store takes no mail: said, though nothing is wrong with the files.
+    expect(check.stdout).toMatch(/^! the store has no accounts: every message will be rejected \(fill it with m4me import/m);
+  });
+
+  test('check-config warns of an alias to an account the store does not have, or to a domain not served', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const config = join(dir, 'm4merc.json');
+    writeFileSync(config, JSON.stringify({ store, aliases: { 'help@corp.example': 'widget-fin@mail.4me.com', 'it@corp.example': 'widget-it@elsewhere.example', 'ok@corp.example': 'widget-it@mail.4me.com' } }));
+    const r = await runCli(['check-config', '--config', config]);
+    expect(r.stdout).toContain('! alias help@corp.example → widget-fin@mail.4me.com: the store has no account widget-fin');
+    expect(r.stdout).toContain('! alias it@corp.example → widget-it@elsewhere.example: elsewhere.example is not a mailDomain');
+    expect(r.stdout).not.toContain('ok@corp.example');
   });
 });
