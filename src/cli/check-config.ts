@@ -79,7 +79,10 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     try {
       data = parseJsonBytes(bytes);
     } catch (e) {
-      problems.push(`store ${config.store}: not valid JSON (${(e as Error).message}); restore it from a backup`);
+      const { jsonErrorPlace } = await import('../store/json-error.js');
+      const place = await jsonErrorPlace(config.store);
+      const why = (e as Error).message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+      problems.push(`store ${config.store}: not valid JSON${place ? ` ${place}` : ''} (${why}); restore it from a backup or repair it there`);
     }
     if (data !== undefined) {
       const shape = storeProblems(data);

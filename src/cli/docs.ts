@@ -60,6 +60,7 @@ export function manPage(program: Command, date: string): string {
       'an RFC 3463 status first.'),
     ...[
       ['0', 'the message was processed (a request, a note, a rejection reply, or a duplicate): it is stored durably'],
+      ['1', 'show found no record with that type and ID'],
       ['64', 'a usage error'],
       ['65', 'the message cannot be read (quarantined first): the mail system bounces it'],
       ['75', 'a temporary failure (store locked or unavailable, disk full): the mail system keeps the message and retries'],

@@ -2,7 +2,23 @@ import chalk from 'chalk';
 import { defaultPaths, Store } from '../store/store.js';
 import { COLLECTION, RECORD_TYPES, type Note, type OtherRecord, type RecordType, type Request } from '../store/schema.js';
 import { loadConfig } from './config.js';
+import { STATUSES } from '../engine/options.js';
 import { UsageError } from './exit.js';
+
+/** The option nearest to `word` by edit distance, if it is near (a typo, not another word). */
+function closest(word: string, options: readonly string[]): string | null {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length]!;
+  };
+  const best = options.map((o) => [o, distance(word, o)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(word.length / 4)) ? best[0] : null;
+}
 import { printable } from './terminal.js';
 
 type AnyRecord = Request | OtherRecord;
@@ -82,6 +98,11 @@ export interface ListOptions { store?: string; config?: string; json: boolean; s
 export async function runList(type: string, opts: ListOptions): Promise<number> {
   const t = recordType(type);
   const since = opts.since === undefined ? null : parseSince(opts.since);
+  // A misspelt status would list nothing, silently: the Requests API's statuses are known.
+  if (opts.status && t === 'request' && !STATUSES.includes(opts.status.toLowerCase() as never)) {
+    const near = closest(opts.status.toLowerCase(), STATUSES);
+    throw new UsageError(`--status: no request status "${opts.status}"${near ? ` (did you mean ${near}?)` : ''}; one of: ${STATUSES.join(', ')}`);
+  }
   const store = await openForReading(opts);
   const records = (store.data[COLLECTION[t]] as AnyRecord[])
     .filter((r) => since === null || Date.parse(r.created_at ?? '') >= since)

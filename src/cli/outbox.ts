@@ -6,12 +6,24 @@ import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { lock } from '../store/lock.js';
 import { parseJsonBytes } from '../store/big-json.js';
+import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
 import { printable } from './terminal.js';
 
 function header(text: string, name: string): string {
   const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');
   return m ? m[1]!.replace(/\r?\n[ \t]+/g, ' ').trim() : '';
+}
+
+/** A header value as a person reads it: RFC 2047 encoded words decoded (by mailparser's libmime). */
+function decoded(value: string): string {
+  if (!value.includes('=?')) return value;
+  try {
+    const libmime = loadMailparser().require('libmime') as { decodeWords(s: string): string };
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
 }
 
 /** Hands one message to the sendmail command on stdin; resolves with an error text or null. */
@@ -76,7 +88,7 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
     const path = join(config.outbox, f);
     const message = await readFile(path);
     const text = message.toString('utf8');
-    const item = { file: path, to: header(text, 'To'), subject: header(text, 'Subject'), kind: header(text, 'X-M4me-Kind'), status: 'queued', error: null as string | null };
+    const item = { file: path, to: header(text, 'To'), subject: decoded(header(text, 'Subject')), kind: header(text, 'X-M4me-Kind'), status: 'queued', error: null as string | null };
     const messageId = header(text, 'Message-ID').replace(/^<|>$/g, '');
     if (recorded && !recorded.has(messageId)) {
       item.status = 'held';
@@ -131,7 +143,7 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
     const text = await readFile(path, 'utf8').catch(() => '');
     if (justSent.has(f)) continue;
     uncertain++;
-    const item = { file: path, to: header(text, 'To'), subject: header(text, 'Subject'), kind: header(text, 'X-M4me-Kind'), status: 'uncertain',
+    const item = { file: path, to: header(text, 'To'), subject: decoded(header(text, 'Subject')), kind: header(text, 'X-M4me-Kind'), status: 'uncertain',
       error: 'an earlier --send handed it over or was about to, and could not record which: it is not sent again (move it back into the outbox to send it)' };
     process.stdout.write(opts.json ? `${JSON.stringify(item)}\n` : `${chalk.yellow(item.status)}  ${printable(`${item.kind.padEnd(16)} ${item.to}  ${item.subject}`)}${chalk.yellow(`  (${item.error})`)}\n`);
   }

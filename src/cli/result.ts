@@ -21,7 +21,7 @@ export interface Result {
 
 export function resultOf(input: string, messageId: string | null, d: Decision, dryRun: boolean): Result {
   return {
-    input, message_id: messageId, recipient: d.inbound?.recipient ?? null,
+    input, message_id: messageId, recipient: d.recipient || null,
     outcome: d.outcome, rule: d.rule, record: d.record,
     ...(d.request ? { request: d.request } : {}),
     ...(d.note ? { note: d.note } : {}),

@@ -42,7 +42,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   const domain = ownDomain(recipient, policy);
 
   const finish = (outcome: Outcome, rule: string, record: RecordRef | null, extra: Partial<Decision> = {}): Decision => ({
-    outcome, rule, record, rejection: null, outgoing: [], notifications: [], files: [], ...extra,
+    outcome, rule, record, recipient, rejection: null, outgoing: [], notifications: [], files: [], ...extra,
     inbound: { key, message_id: email.messageId, recipient, received_at: isoTime(clock.now), outcome, rule, record, content_hash: email.contentHash },
     warnings: trace.warnings, trace: trace.entries, ...(trace.ms ? { traceMs: trace.ms } : {}),
   });

@@ -107,6 +107,8 @@ export interface Decision {
   outcome: Outcome;
   rule: string;
   record: RecordRef | null;
+  /** The inbound address the message was decided for (a duplicate's too). */
+  recipient: string;
   /** The request to create. */
   request?: Request;
   /** The note to add (to `record`). */

@@ -5,6 +5,7 @@ import type { Decision, OutgoingMail } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
 import { StoreFile } from './file.js';
 import { RESIDENT, StoreIndex } from './indexes.js';
+import { jsonErrorPlace } from './json-error.js';
 import { lock } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
@@ -123,7 +124,8 @@ export class Store {
       if (err instanceof SyntaxError) {
         // The parser quotes the text it choked on: keep the stderr status to one line.
         const why = err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-        throw new TempFailure('4.3.5', `store ${this.paths.store} is not valid JSON (${why}); it was left untouched`);
+        const place = await jsonErrorPlace(this.paths.store);
+        throw new TempFailure('4.3.5', `store ${this.paths.store} is not valid JSON${place ? ` ${place}` : ''} (${why}); it was left untouched`);
       }
       const problems = (err as { problems?: string[] }).problems;
       if (problems) {
