@@ -30,6 +30,7 @@ export function program(): Command {
     .option('--json', 'one JSON object per message (JSON Lines) on stdout', false)
     .option('--now <iso8601>', 'the clock used for every time rule')
     .addOption(new Option('--clock <source>', 'message: use each message\'s Date: header as the clock').choices(['message', 'system']))
+    .option('--reprocess', 'a message rejected before (e.g. before its sender was imported) is processed again, not a duplicate', false)
     .addOption(new Option('--replies <mode>', 'queue: write automatic replies to the outbox; none: write none (the default with --clock message)').choices(['queue', 'none']))
     .option('--quiet', 'no spinner, no summary', false)
     .option('--verbose', 'the summary also says where the time went (parsing, rules, store; slowest message and rule)', false)

@@ -35,6 +35,7 @@ export interface ProcessOptions {
   clock?: string;
   quiet: boolean;
   verbose?: boolean;
+  reprocess?: boolean;
   /** Whether automatic replies are written to the outbox; default queue, none with --clock message. */
   replies?: 'queue' | 'none';
   /** `m4me quarantine retry` runs a quarantined message again: a second failure leaves it where it is. */
@@ -98,7 +99,8 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
     maxAttachments: config.maxAttachments,
     // A replay of old mail would answer people about messages they sent months ago.
-    replies: opts.replies ?? (opts.clock === 'message' ? 'none' : 'queue'), parameterTrust: config.parameterTrust,
+    replies: opts.replies ?? (opts.clock === 'message' ? 'none' : 'queue'),
+    reprocess: opts.reprocess ?? false, parameterTrust: config.parameterTrust,
     filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
   };
   let store: Store | null = null;

@@ -54,11 +54,16 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   };
 
   const { seen } = ledger;
-  if (seen) {
+  // --reprocess: a message rejected before (its sender not yet imported, new requests off) is
+  // decided again; the new ledger entry, appended, is the one a later lookup finds.
+  if (seen && policy.reprocess && seen.outcome === 'rejected') {
+    trace.add('duplicate.message', 'skipped', `rejected for ${recipient} at ${seen.received_at} (${seen.rule}): processed again (--reprocess)`);
+  } else if (seen) {
     trace.add('duplicate.message', 'matched', `already processed for ${recipient} at ${seen.received_at}: ${seen.outcome}`);
     return { ...finish('duplicate', 'duplicate.message', seen.record), inbound: undefined };
+  } else {
+    trace.add('duplicate.message', 'not_matched', ledger.reused ?? `first time for ${recipient}`);
   }
-  trace.add('duplicate.message', 'not_matched', ledger.reused ?? `first time for ${recipient}`);
 
   const routing = route(recipient, policy, view, trace);
   if (!routing.ok) return reject(routing.rule, routing.reason);

@@ -69,6 +69,8 @@ export interface Policy {
   parameterTrust?: 'any' | 'dmarc';
   /** Folder of attachment files, relative to the store's folder (`<store>.files`). */
   filesDir: string;
+  /** --reprocess: a message the ledger has as rejected is decided again, not a duplicate. */
+  reprocess?: boolean;
   /** "none": this run writes no automatic reply at all (a replay of old mail); absent: "queue". */
   replies?: 'queue' | 'none';
 }
