@@ -1,0 +1,218 @@
+/**
+ * Linear time for every input (issue 16, item 2): each parser step, run in-process on about
+ * 1 MB of hostile input, takes at most FACTOR times (plus SLACK_MS) what it takes on a normal
+ * message of the same size, measured in the same run. Ratios, not absolute times: the VM's
+ * speed varies. A super-linear step (a regex that backtracks over its own input) takes
+ * seconds to hours here. M4ME_LINEAR_BYTES sets the size (a smaller one shows today's
+ * failures quickly).
+ */
+import { describe, expect, test } from '@jest/globals';
+import { Readable } from 'node:stream';
+import { subjectIds } from '../../src/engine/matching.js';
+import { splitMbox } from '../../src/input/mbox.js';
+import { splitParameters } from '../../src/mail/parameters.js';
+import { normaliseAddress, parseEmail } from '../../src/mail/parse.js';
+
+const SIZE = Number(process.env.M4ME_LINEAR_BYTES) || 1 << 20;
+/** mailsplit refuses a header block past about 1 MB (a clear 'unreadable'); header cases stay under it. */
+const HEAD_SIZE = Math.min(SIZE, 192 << 10);
+const FACTOR = 10;
+const SLACK_MS = 50;
+
+/** `unit` repeated to `size` characters. */
+const fill = (unit: string, size = SIZE): string => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+
+async function elapsed(fn: () => unknown): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+/**
+ * Every hostile case within FACTOR × the normal case + SLACK_MS. The normal case is warmed up
+ * and timed best of three; a hostile case is timed once, and again (up to three times) only
+ * when over the bound, so a GC pause or a busy core does not fail it, and a quadratic one is
+ * not run three times.
+ */
+async function expectLinear(normal: () => unknown, hostile: Record<string, () => unknown>): Promise<void> {
+  await normal();
+  let base = Infinity;
+  for (let i = 0; i < 3; i++) base = Math.min(base, await elapsed(normal));
+  const bound = FACTOR * base + SLACK_MS;
+  const slow: string[] = [];
+  for (const [name, fn] of Object.entries(hostile)) {
+    let t = Infinity;
+    try {
+      for (let i = 0; i < 3 && t > bound; i++) t = Math.min(t, await elapsed(fn));
+    } catch (err) {
+      slow.push(`${name}: ${(err as Error).message}`);
+      continue;
+    }
+    if (t > bound) slow.push(`${name}: ${t.toFixed(0)} ms, more than ${bound.toFixed(0)} ms (normal ${base.toFixed(1)} ms)`);
+  }
+  expect(slow).toEqual([]);
+}
+
+const HEAD = [
+  'From: Ellen Brown <ellen.brown@widget.example>', 'To: widget-it@mail.4me.com',
+  'Subject: Printer on floor 3 is broken', 'Date: Mon, 02 Mar 2026 08:30:00 +0000',
+  'Message-ID: <linear-1@widget.example>', 'MIME-Version: 1.0',
+];
+const message = (body: string, type = 'text/plain; charset=utf-8', extra: string[] = []): Buffer =>
+  Buffer.from([...HEAD, ...extra, `Content-Type: ${type}`, '', body].join('\n'));
+/** The same message with one header replaced (From:, To:, …) or added. */
+const withHeader = (line: string, body = 'Hello.\n'): Buffer => {
+  const name = line.slice(0, line.indexOf(':') + 1);
+  const head = HEAD.some((h) => h.startsWith(name)) ? HEAD.map((h) => (h.startsWith(name) ? line : h)) : [...HEAD, line];
+  return Buffer.from([...head, 'Content-Type: text/plain; charset=utf-8', '', body].join('\n'));
+};
+const multipart = (text: string): Buffer => message([
+  '--b1', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', text,
+  '--b1', 'Content-Type: application/octet-stream; name="a.bin"', 'Content-Disposition: attachment; filename="a.bin"',
+  'Content-Transfer-Encoding: base64', '', 'AAECAwQ=', '--b1--', '',
+].join('\n'), 'multipart/mixed; boundary="b1"');
+
+const PROSE = 'The printer on floor 3 shows error E-204 again since this morning.\nWe tried to restart it twice.\n\n';
+const ALERT = '#sourceID: nagios-4711\n#ci: CMP00001\n#team: SAP Basis Support @widget-it\n#impact: high\n#rfc\n\n';
+const normalText = fill(PROSE);
+const spaces = (n: number) => ' '.repeat(n);
+
+describe('linear time: the body (tidy, parameters, qualifiers)', () => {
+  test('parseEmail of a text body', async () => {
+    await expectLinear(() => parseEmail(message(normalText)), {
+      'a + spaces + b': () => parseEmail(message(`a${spaces(SIZE)}b\n`)),
+      'spaces and tabs, then x, on every line': () => parseEmail(message(fill(`${' \t'.repeat(500)}x\n`))),
+      'a line of spaces before a non-space': () => parseEmail(message(fill(`${spaces(4000)}\u00a0\n`))),
+      'blank lines': () => parseEmail(message(fill('\n \n\t\n'))),
+      'a parameter value of spaces': () => parseEmail(message(`#team: a${spaces(SIZE)}b\n\ntext\n`)),
+      'multipart: a + spaces + b': () => parseEmail(multipart(`a${spaces(SIZE)}b`)),
+    });
+  });
+
+  test('splitParameters', async () => {
+    const normal = ALERT + normalText;
+    await expectLinear(() => splitParameters(normal), {
+      '#team: a + spaces + b': () => splitParameters(`#team: a${spaces(SIZE)}b\n\ntext`),
+      '#name + spaces + b': () => splitParameters(`#a${spaces(SIZE)}b\n`),
+      '#name + spaces + :': () => splitParameters(`#a${' \t'.repeat(SIZE / 2)}:${spaces(10)}x${spaces(10)}\n`),
+      '#ci: a a a … (qualifier)': () => splitParameters(`#ci: ${fill('a ')}b\n`),
+      '#member: x @ @ @ …': () => splitParameters(`#member: x${fill(' @')}\n`),
+      '#team: x @a@a@a …': () => splitParameters(`#team: x ${fill('@a')}\n`),
+      '#team: tabs, \\u00a0 and @': () => splitParameters(`#team: x${fill('\t\u00a0 @-')}\n`),
+      '100k #x: lines': () => splitParameters(fill('#x:\n')),
+      '#x: y lines': () => splitParameters(fill('#x: y @z\n')),
+      '# lines': () => splitParameters(fill('#\n')),
+      'blank lines between (HTML)': () => splitParameters(`#a: 1\n${fill('\n \n')}x`, { blankLinesBetween: true }),
+      'parameters between blank lines (HTML)': () => splitParameters(fill('#a\n\n\n'), { blankLinesBetween: true }),
+    });
+  });
+});
+
+describe('linear time: the subject ID search', () => {
+  test('subjectIds', async () => {
+    const normal = fill('Re: printer on floor 3 broken again, see request 123456 and 7654321. ');
+    await expectLinear(() => subjectIds(normal), {
+      'one long number then a letter': () => subjectIds(`${fill('1')}a`),
+      'numbers followed by letters': () => subjectIds(fill(' 1234567a')),
+      '#': () => subjectIds(fill('#')),
+      '#digits#digits': () => subjectIds(fill('#12345678')),
+      'spaces': () => subjectIds(`${spaces(SIZE)}x`),
+    });
+  });
+});
+
+describe('linear time: addresses and header reading', () => {
+  const received = 'Received: from mx1.widget.example (mx1.widget.example [192.0.2.1])\n\tby mail.4me.com (Postfix) with ESMTPS id 4Q1x; Mon, 02 Mar 2026 08:30:00 +0000';
+  const normalHead = Buffer.from([...HEAD, ...Array(Math.ceil(HEAD_SIZE / received.length)).fill(received), 'Content-Type: text/plain', '', 'Hello.', ''].join('\n'));
+
+  test('normaliseAddress', async () => {
+    const normal = fill('Ellen Brown <ellen.brown@widget.example>, ');
+    await expectLinear(() => normaliseAddress(normal), {
+      '<<<…': () => normaliseAddress(fill('<')),
+      '<a<a…': () => normaliseAddress(fill('<a')),
+      '@@@…': () => normaliseAddress(fill('@')),
+    });
+  });
+
+  test('parseEmail of hostile address and header fields', async () => {
+    const n = HEAD_SIZE - 200;
+    await expectLinear(() => parseEmail(normalHead), {
+      'Delivered-To: <<<…': () => parseEmail(withHeader(`Delivered-To: ${fill('<', n)}`)),
+      'Return-Path: <a<a…': () => parseEmail(withHeader(`Return-Path: ${fill('<a', n)}`)),
+      'X-Original-To: spaces': () => parseEmail(withHeader(`X-Original-To: a${spaces(n)}b`)),
+      'From: nested quotes': () => parseEmail(withHeader(`From: ${fill('"\\"', n)} <x@y.example>`)),
+      'From: <<<…': () => parseEmail(withHeader(`From: ${fill('<', n)}`)),
+      'From: @@@…': () => parseEmail(withHeader(`From: ${fill('@', n)}`)),
+      'To: many addresses': () => parseEmail(withHeader(`To: ${fill('a@b.example, ', n)}`)),
+      'Cc: nested comments': () => parseEmail(withHeader(`Cc: ${fill('(', n / 2)}${fill(')', n / 2)} x@y.example`)),
+      'Subject: encoded words': () => parseEmail(withHeader(`Subject: ${fill('=?UTF-8?B?YWJj?= ', n)}`)),
+      'Subject: spaces and digits': () => parseEmail(withHeader(`Subject: 1234567${fill(' 1234567a', n)}`)),
+      'References: <<<…': () => parseEmail(withHeader(`References: ${fill('<', n)}`)),
+      'References: many ids': () => parseEmail(withHeader(`References: ${fill('<a@b.example> ', n)}`)),
+      'Authentication-Results: ((( …': () => parseEmail(withHeader(`Authentication-Results: mx.4me.com; ${fill('(', n)}`)),
+      'Authentication-Results: many methods': () => parseEmail(withHeader(`Authentication-Results: mx.4me.com; ${fill('dmarc = pass ; ', n)}`)),
+      'X-4me-From: <<<…': () => parseEmail(withHeader(`X-4me-From: ${fill('<', n)}`)),
+      'many header lines': () => parseEmail(Buffer.from([...HEAD, ...Array(Math.ceil(n / 7)).fill('X-A: b'), '', 'hi'].join('\n'))),
+      'one long folded header': () => parseEmail(withHeader(`X-A: ${fill('a\n ', n)}`)),
+      'header lines of spaces': () => parseEmail(withHeader(`X-A: x${fill(`${spaces(40)}\n `, n)}x`)),
+    });
+  });
+
+  test('a header block over mailsplit\'s limit is refused at once', async () => {
+    await expectLinear(() => parseEmail(message(normalText)), {
+      '1 MB From:': () => parseEmail(withHeader(`From: ${fill('<', SIZE)}`)).catch(() => undefined),
+      '1 MB of header lines': () => parseEmail(Buffer.from([...HEAD, fill('X-A: b\n'), '', 'hi'].join('\n'))).catch(() => undefined),
+    });
+  });
+});
+
+describe('linear time: the mbox splitter', () => {
+  /** The stream in small chunks, as a slow writer on a pipe hands it over. */
+  const chunks = (s: string, size = 256) => {
+    const b = Buffer.from(s);
+    const out: Buffer[] = [];
+    for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+    return out;
+  };
+  const split = async (list: Buffer[]) => { let n = 0; for await (const m of splitMbox(Readable.from(list))) n += m.raw.length; return n; };
+  const envelope = 'From ellen.brown@widget.example Mon Mar  2 08:30:00 2026\n';
+
+  test('splitMbox', async () => {
+    const one = `${envelope}${[...HEAD, '', PROSE].join('\n')}\n`;
+    const normal = chunks(fill(one));
+    const hostile = {
+      'one long line': chunks(`${envelope}${HEAD.join('\n')}\n\n${fill('a')}`),
+      'From lines that are no separators': chunks(`${envelope}\n${fill('\nFrom what I see\n')}`),
+      '>>>From lines': chunks(`${envelope}\n${fill(`${'>'.repeat(1000)}From x\n`)}`),
+      'blank lines': chunks(`${envelope}\n${fill('\n')}`),
+      'many short messages': chunks(fill(`${envelope}\n`)),
+    };
+    await expectLinear(() => split(normal), Object.fromEntries(Object.entries(hostile).map(([k, v]) => [k, () => split(v)])));
+  });
+});
+
+describe('linear time: HTML to text', () => {
+  const NEWS = '<table><tr><td><p>Dear customer, the <b>printer</b> on <a href="https://widget.example/floor/3">floor 3</a> is broken.</p><ul><li>Error E-204</li><li>Restarted twice</li></ul></td></tr></table>\n';
+  const html = (body: string) => message(`<html><body>${body}</body></html>\n`, 'text/html; charset=utf-8');
+  const nested = (open: string, close: string, inner = 'deep text') => {
+    const n = Math.floor((SIZE - inner.length) / (open.length + close.length));
+    return open.repeat(n) + inner + close.repeat(n);
+  };
+
+  test('parseEmail of an HTML body', async () => {
+    await expectLinear(() => parseEmail(html(fill(NEWS))), {
+      'nested <div>': () => parseEmail(html(nested('<div>', '</div>'))),
+      'nested <b>': () => parseEmail(html(nested('<b>', '</b>'))),
+      'nested <b> never closed': () => parseEmail(html(fill('<b>x'))),
+      'nested tables': () => parseEmail(html(nested('<table><tr><td>', '</td></tr></table>'))),
+      'nested lists': () => parseEmail(html(nested('<ul><li>', '</li></ul>'))),
+      'nested blockquotes': () => parseEmail(html(nested('<blockquote>', '</blockquote>'))),
+      'many paragraphs': () => parseEmail(html(fill('<p>x</p>'))),
+      'many line breaks': () => parseEmail(html(fill('<br>'))),
+      '<<<…': () => parseEmail(html(fill('<'))),
+      'spaces': () => parseEmail(html(`a${spaces(SIZE)}b`)),
+      'a long attribute': () => parseEmail(html(`<a href="${fill('x')}">x</a>`)),
+      'entities': () => parseEmail(html(fill('&amp;&#x41;&nbsp;'))),
+    });
+  });
+});
