@@ -1,17 +1,30 @@
 /**
  * Linear time for every input (issue 16, item 2): each parser step, run in-process on about
- * 1 MB of hostile input, takes at most FACTOR times (plus SLACK_MS) what it takes on a normal
- * message of the same size, measured in the same run. Ratios, not absolute times: the VM's
- * speed varies. A super-linear step (a regex that backtracks over its own input) takes
- * seconds to hours here. M4ME_LINEAR_BYTES sets the size (a smaller one shows today's
- * failures quickly).
+ * 1 MB of hostile input, takes at most FACTOR times (plus SLACK_MS) what a normal message of
+ * the same size costs, measured in the same run. Ratios, not absolute times: the VM's speed
+ * varies. A super-linear step (a regex that backtracks over its own input) takes seconds to
+ * hours here. M4ME_LINEAR_BYTES sets the size (a smaller one shows a regression quickly).
+ *
+ * The reference is the same step on a normal message, except for steps that do next to
+ * nothing on normal mail (the parameter block is a few lines at the top, a subject holds few
+ * numbers, few lines end in spaces): for them it is reading a whole normal message of that
+ * size (multipart/alternative, its text as text and as HTML), of which they are part.
+ * 100,000 parameter lines are 100,000 parameters, more work than a normal body of that size,
+ * but work in proportion to the input.
+ *
+ * The end-to-end case at the end runs the real CLI on 1 MB hostile messages.
  */
 import { describe, expect, test } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { subjectIds } from '../../src/engine/matching.js';
 import { splitMbox } from '../../src/input/mbox.js';
+import { htmlToText } from '../../src/mail/html-text.js';
 import { splitParameters } from '../../src/mail/parameters.js';
 import { normaliseAddress, parseEmail } from '../../src/mail/parse.js';
+import { tidy } from '../../src/mail/text.js';
+import { DEMO_NOW, demoStoreFile, jsonLines, runCli, tempDir } from '../helpers/cli.js';
 
 const SIZE = Number(process.env.M4ME_LINEAR_BYTES) || 1 << 20;
 /** mailsplit refuses a header block past about 1 MB (a clear 'unreadable'); header cases stay under it. */
@@ -76,10 +89,19 @@ const PROSE = 'The printer on floor 3 shows error E-204 again since this morning
 const ALERT = '#sourceID: nagios-4711\n#ci: CMP00001\n#team: SAP Basis Support @widget-it\n#impact: high\n#rfc\n\n';
 const normalText = fill(PROSE);
 const spaces = (n: number) => ' '.repeat(n);
+/** A normal message as mail programs send it: the text, and the same text as HTML. */
+const alternative = (text: string): Buffer => message([
+  '--b2', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', text,
+  '--b2', 'Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '',
+  `<html><body>${text.split('\n\n').map((p) => `<p>${p.replace(/\n/g, '<br>')}</p>`).join('\n')}</body></html>`, '--b2--', '',
+].join('\n'), 'multipart/alternative; boundary="b2"');
+const normalMessage = alternative(fill(PROSE, SIZE / 2));
+/** Reading a normal message of SIZE bytes: the reference of the steps it is made of. */
+const readNormal = () => parseEmail(normalMessage);
 
 describe('linear time: the body (tidy, parameters, qualifiers)', () => {
   test('parseEmail of a text body', async () => {
-    await expectLinear(() => parseEmail(message(normalText)), {
+    await expectLinear(readNormal, {
       'a + spaces + b': () => parseEmail(message(`a${spaces(SIZE)}b\n`)),
       'spaces and tabs, then x, on every line': () => parseEmail(message(fill(`${' \t'.repeat(500)}x\n`))),
       'a line of spaces before a non-space': () => parseEmail(message(fill(`${spaces(4000)}\u00a0\n`))),
@@ -89,9 +111,19 @@ describe('linear time: the body (tidy, parameters, qualifiers)', () => {
     });
   });
 
+  test('tidy', async () => {
+    await expectLinear(readNormal, {
+      'a + spaces + b': () => tidy(`a${spaces(SIZE)}b`),
+      'spaces and tabs, then x': () => tidy(fill(`${' \t'.repeat(500)}x\n`)),
+      'spaces before \\u2028': () => tidy(fill(`${spaces(4000)}\u2028`)),
+      'spaces before \\u00a0': () => tidy(fill(`${spaces(4000)}\u00a0\n`)),
+      'CR and CRLF': () => tidy(fill(' \r \r\n')),
+      'blank lines': () => tidy(fill('\n \n\t\n')),
+    });
+  });
+
   test('splitParameters', async () => {
-    const normal = ALERT + normalText;
-    await expectLinear(() => splitParameters(normal), {
+    await expectLinear(readNormal, {
       '#team: a + spaces + b': () => splitParameters(`#team: a${spaces(SIZE)}b\n\ntext`),
       '#name + spaces + b': () => splitParameters(`#a${spaces(SIZE)}b\n`),
       '#name + spaces + :': () => splitParameters(`#a${' \t'.repeat(SIZE / 2)}:${spaces(10)}x${spaces(10)}\n`),
@@ -110,8 +142,7 @@ describe('linear time: the body (tidy, parameters, qualifiers)', () => {
 
 describe('linear time: the subject ID search', () => {
   test('subjectIds', async () => {
-    const normal = fill('Re: printer on floor 3 broken again, see request 123456 and 7654321. ');
-    await expectLinear(() => subjectIds(normal), {
+    await expectLinear(readNormal, {
       'one long number then a letter': () => subjectIds(`${fill('1')}a`),
       'numbers followed by letters': () => subjectIds(fill(' 1234567a')),
       '#': () => subjectIds(fill('#')),
@@ -126,8 +157,7 @@ describe('linear time: addresses and header reading', () => {
   const normalHead = Buffer.from([...HEAD, ...Array(Math.ceil(HEAD_SIZE / received.length)).fill(received), 'Content-Type: text/plain', '', 'Hello.', ''].join('\n'));
 
   test('normaliseAddress', async () => {
-    const normal = fill('Ellen Brown <ellen.brown@widget.example>, ');
-    await expectLinear(() => normaliseAddress(normal), {
+    await expectLinear(readNormal, {
       '<<<…': () => normaliseAddress(fill('<')),
       '<a<a…': () => normaliseAddress(fill('<a')),
       '@@@…': () => normaliseAddress(fill('@')),
@@ -152,9 +182,10 @@ describe('linear time: addresses and header reading', () => {
       'Authentication-Results: ((( …': () => parseEmail(withHeader(`Authentication-Results: mx.4me.com; ${fill('(', n)}`)),
       'Authentication-Results: many methods': () => parseEmail(withHeader(`Authentication-Results: mx.4me.com; ${fill('dmarc = pass ; ', n)}`)),
       'X-4me-From: <<<…': () => parseEmail(withHeader(`X-4me-From: ${fill('<', n)}`)),
-      'many header lines': () => parseEmail(Buffer.from([...HEAD, ...Array(Math.ceil(n / 7)).fill('X-A: b'), '', 'hi'].join('\n'))),
-      'one long folded header': () => parseEmail(withHeader(`X-A: ${fill('a\n ', n)}`)),
-      'header lines of spaces': () => parseEmail(withHeader(`X-A: x${fill(`${spaces(40)}\n `, n)}x`)),
+      // mailsplit counts a header line as at least 64 bytes (1 MiB: 16k lines).
+      'many header lines': () => parseEmail(Buffer.from([...HEAD, ...Array(Math.ceil(n / 80)).fill('X-A: b'), '', 'hi'].join('\n'))),
+      'one long folded header': () => parseEmail(withHeader(`X-A: ${fill(`${'a'.repeat(70)}\n `, n)}`)),
+      'header lines of spaces': () => parseEmail(withHeader(`X-A: x${fill(`${spaces(70)}\n `, n)}x`)),
     });
   });
 
@@ -199,6 +230,17 @@ describe('linear time: HTML to text', () => {
     return open.repeat(n) + inner + close.repeat(n);
   };
 
+  test('htmlToText', async () => {
+    const doc = (body: string) => `<html><body>${body}</body></html>`;
+    await expectLinear(() => htmlToText(doc(fill(NEWS)), []), {
+      'nested <div>': () => htmlToText(doc(nested('<div>', '</div>')), []),
+      'nested <span> never closed': () => htmlToText(doc(fill('<span>x')), []),
+      'nested <li> in <td>': () => htmlToText(doc(nested('<li><td>', '')), []),
+      'many siblings': () => htmlToText(doc(fill('<i></i>')), []),
+      'many cid images': () => htmlToText(doc(fill('<img src="cid:a">')), [{ filename: 'a.png', contentType: 'image/png', size: 1, content: Buffer.alloc(1), sha256: '', contentId: 'a', inline: true }]),
+    });
+  }, 300_000);
+
   test('parseEmail of an HTML body', async () => {
     await expectLinear(() => parseEmail(html(fill(NEWS))), {
       'nested <div>': () => parseEmail(html(nested('<div>', '</div>'))),
@@ -214,5 +256,32 @@ describe('linear time: HTML to text', () => {
       'a long attribute': () => parseEmail(html(`<a href="${fill('x')}">x</a>`)),
       'entities': () => parseEmail(html(fill('&amp;&#x41;&nbsp;'))),
     });
-  });
+  }, 300_000);
+});
+
+describe('linear time through the CLI', () => {
+  test('m4me process of 1 MB hostile messages completes in seconds', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const mail = (from: string, body: string, subject = 'Printer') => Buffer.from([
+      `From: ${from}`, 'To: widget-it@mail.4me.com', `Subject: ${subject}`, 'Date: Mon, 02 Mar 2026 08:30:00 +0000',
+      `Message-ID: <${Math.random().toString(36).slice(2)}@hostile.example>`, `Delivered-To: ${fill('<', 100_000)}`,
+      'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body,
+    ].join('\n'));
+    const files = {
+      // A stranger: the body is read (tidied, its parameter block split off) before the sender is known.
+      'stranger.eml': mail('Mallory <mallory@hostile.example>', `#team: a${spaces(SIZE / 2)}b @x\n#a${spaces(SIZE / 4)}b\n\na${spaces(SIZE / 4)}b\n`,
+        `1234567${fill(' 1234567a', 100_000)}`),
+      // A forged monitoring From: its parameters are honoured, one long line of spaces each.
+      'monitoring.eml': mail('Nagios <nagios@monitoring.widget.example>',
+        `#ci: CMP00001${spaces(SIZE / 4)}x @widget-it\n#team: Servers${spaces(SIZE / 4)}@widget-it\n#sourceID: a${spaces(SIZE / 4)}b\n#custom_field_x: ${fill(' @', SIZE / 4)}\n\nDisk full\n`),
+    };
+    for (const [name, raw] of Object.entries(files)) writeFileSync(join(dir, name), raw);
+    const t = performance.now();
+    const run = await runCli(['process', '--store', store, '--now', DEMO_NOW, '--json', ...Object.keys(files).map((f) => join(dir, f))]);
+    const seconds = (performance.now() - t) / 1000;
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(jsonLines(run.stdout).map((r) => r.outcome)).toEqual(['rejected', 'request_created']);
+    expect(seconds).toBeLessThan(20);
+  }, 120_000);
 });
