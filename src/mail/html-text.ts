@@ -6,8 +6,8 @@
  * - elements nested deeper than MAX_HTML_DEPTH: from there on the HTML is read as plain
  *   text (html-to-text walks the DOM recursively: 100,000 nested <div>s overflowed the stack).
  *
- * The cut is found with htmlparser2's own tokenizer, the one html-to-text builds its DOM
- * with, so the depth counted here is the depth of that DOM (implied end tags included).
+ * The cut is found with htmlparser2's own parser, the one html-to-text builds its DOM with,
+ * so the depth counted here is the depth of that DOM (implied end tags included).
  */
 import { createRequire } from 'node:module';
 import type { Parser as ParserType } from 'htmlparser2';
@@ -48,18 +48,25 @@ function depthCut(html: string, max: number): number {
   return cut;
 }
 
-/** The text of HTML without its structure: tags are word breaks, entities decoded. */
-function plainText(html: string): string {
-  const pieces: string[] = [];
-  const parser = new (Parser())({
-    ontext(t) { pieces.push(t); },
-    onopentag() { pieces.push(' '); },
-    onclosetag() { pieces.push(' '); },
-  }, { decodeEntities: true });
-  parser.write(html);
-  parser.end();
-  // `\s+` takes each run once, from its start: linear.
-  return pieces.join('').replace(/\s+/g, ' ').trim();
+/**
+ * HTML without its structure, for html-to-text to decode (entities, whitespace): every tag
+ * becomes a space. Scanned by hand: htmlparser2 keeps open elements in an array it shifts and
+ * unshifts, quadratic in the nesting depth this text is cut off for.
+ */
+function flattened(html: string): string {
+  const out: string[] = [];
+  let from = 0;
+  for (let lt = html.indexOf('<'); lt >= 0; lt = html.indexOf('<', lt + 1)) {
+    const c = html.charCodeAt(lt + 1) | 0x20;
+    if (!((c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x21 || c === 0x3f)) continue; // not a tag: text
+    const gt = html.indexOf('>', lt + 1);
+    out.push(html.slice(from, lt).replace(/</g, '&lt;'), ' ');
+    if (gt < 0) return out.join(''); // an unterminated tag ends the text
+    from = gt + 1;
+    lt = gt;
+  }
+  out.push(html.slice(from).replace(/</g, '&lt;'));
+  return out.join('');
 }
 
 /** `[image: name]`, with the display name the note's inline_images entry gets. */
@@ -91,6 +98,7 @@ export function htmlToText(html: string, parts: AttachmentPart[]): string {
       },
     },
   });
-  const rest = cut < 0 ? '' : plainText(input.slice(cut));
+  const flat = cut < 0 ? '' : flattened(input.slice(cut));
+  const rest = flat && convert(flat, { wordwrap: false, limits: { maxInputLength: flat.length } });
   return [text, rest].filter(Boolean).join('\n\n') + (truncated ? ELLIPSIS : '');
 }
