@@ -39,6 +39,12 @@ export function envelopeSender(line: Buffer): string | undefined {
   return sender || undefined;
 }
 
+/** The messages a chunk completed, in order (shift() on a long array moves all the rest each time). */
+function* drain(ready: MboxMessage[]): Generator<MboxMessage> {
+  for (let i = 0; i < ready.length; i++) yield ready[i]!;
+  ready.length = 0;
+}
+
 /**
  * Splits an mbox stream into messages without holding more than one message in memory.
  * A `From ` line starts a message at the beginning of the stream or after a blank line (so
@@ -142,9 +148,9 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>): Asyn
       }
       if (pos < buf.length) carry.push(buf.subarray(pos));
     }
-    while (ready.length) yield ready.shift()!;
+    yield* drain(ready);
   }
   if (carry.length) { const joined = Buffer.concat(carry); line(joined, 0, joined.length); }
   finish();
-  while (ready.length) yield ready.shift()!;
+  yield* drain(ready);
 }
