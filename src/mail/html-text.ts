@@ -74,17 +74,30 @@ export function imageMarker(part: { filename: string | null; contentType: string
   return `[image: ${displayName(part.filename, part.contentType).replace(/\]/g, '')}]`;
 }
 
+type Convert = typeof import('html-to-text').convert;
+
+/**
+ * `convert` of the elements up to `max` deep; past them the rest of the HTML as plain text.
+ * html-to-text never sees a DOM deeper than `max`, nor input longer than it is given.
+ */
+function convertCut(convert: Convert, html: string, max: number, options: NonNullable<Parameters<Convert>[1]>): string {
+  const cut = depthCut(html, max);
+  if (cut < 0) return convert(html, options);
+  const flat = flattened(html.slice(cut));
+  const rest = flat && convert(flat, { wordwrap: options.wordwrap, limits: { maxInputLength: flat.length } });
+  return [convert(html.slice(0, cut), options), rest].filter(Boolean).join('\n\n');
+}
+
 /** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
 export function htmlToText(html: string, parts: AttachmentPart[]): string {
   const { convert } = htmlToTextModule();
   const truncated = html.length > MAX_HTML_CHARS;
   const input = truncated ? html.slice(0, MAX_HTML_CHARS) : html;
-  const cut = depthCut(input, MAX_HTML_DEPTH);
   const byCid = new Map(parts.filter((p) => p.contentId).map((p) => [p.contentId!, p]));
-  const text = convert(cut < 0 ? input : input.slice(0, cut), {
+  const text = convertCut(convert, input, MAX_HTML_DEPTH, {
     wordwrap: false,
     // Past these html-to-text puts the ellipsis and goes on, and says nothing on stderr: the
-    // input is never longer than maxInputLength, and the depth cut above comes first.
+    // input is never longer than maxInputLength, and the depth cut comes first.
     limits: { maxInputLength: MAX_HTML_CHARS, maxDepth: 2 * MAX_HTML_DEPTH, ellipsis: ELLIPSIS },
     selectors: [
       { selector: 'img', format: 'inlineImage' },
@@ -98,7 +111,25 @@ export function htmlToText(html: string, parts: AttachmentPart[]): string {
       },
     },
   });
-  const flat = cut < 0 ? '' : flattened(input.slice(cut));
-  const rest = flat && convert(flat, { wordwrap: false, limits: { maxInputLength: flat.length } });
-  return [text, rest].filter(Boolean).join('\n\n') + (truncated ? ELLIPSIS : '');
+  return text + (truncated ? ELLIPSIS : '');
+}
+
+/** mailparser's own depth limit for the HTML it converts (MAX_HTML_NESTING_DEPTH). */
+const MAILPARSER_DEPTH = 1000;
+const BOUNDED = Symbol('m4me.bounded');
+
+/**
+ * html-to-text's `htmlToText`, the name mailparser calls it by (an HTML part next to a text
+ * part, at most maxHtmlLengthToParse long), replaced on the module by the same conversion
+ * with the depth cut at mailparser's own limit: the result is the same for every HTML it
+ * converted within that limit. mailparser checks the depth first, but its check does not
+ * count elements that end implicitly (`<li><td><li><td>…`), and htmlparser2 takes time
+ * quadratic in that depth (1 MB of them: minutes). Our own conversion uses `convert`.
+ */
+export function boundHtmlToText(module: { htmlToText: Convert; [BOUNDED]?: true }): void {
+  if (module[BOUNDED]) return;
+  const real = module.htmlToText;
+  module.htmlToText = (html, options = {}) =>
+    typeof html === 'string' ? convertCut(real, html, options.limits?.maxDepth ?? MAILPARSER_DEPTH, options) : real(html, options);
+  module[BOUNDED] = true;
 }
