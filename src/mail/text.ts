@@ -14,23 +14,24 @@ const isLineEnd = (c: number) => c === 0x0a || c === 0x0d || c === 0x2028 || c =
 
 /** Trailing spaces and tabs off every line, runs of blank lines collapsed, ends trimmed. */
 export function tidy(text: string): string {
-  const s = text.replace(/\r\n?/g, '\n');
+  // /\r\n?/g → '\n', by splitting: a regex replace costs ~0.2 us a match, a million of them here.
+  const s = text.includes('\r') ? text.split('\r\n').join('\n').split('\r').join('\n') : text;
   // U+2028/U+2029 end a line for `$` of the /m regex this replaces: rare, so looked for once.
   const next = s.includes('\u2028') || s.includes('\u2029') ? nextLineEnd : (t: string, from: number) => t.indexOf('\n', from);
-  const kept: string[] = [];
+  let out = '';
   let keptFrom = 0;
   for (let start = 0; ;) {
     const nl = next(s, start);
     const lineEnd = nl < 0 ? s.length : nl;
     let end = lineEnd;
     while (end > start && isBlank(s.charCodeAt(end - 1))) end--;
-    if (end < lineEnd) { kept.push(s.slice(keptFrom, end)); keptFrom = lineEnd; }
+    if (end < lineEnd) { out += s.slice(keptFrom, end); keptFrom = lineEnd; }
     if (nl < 0) break;
     start = nl + 1;
   }
-  kept.push(s.slice(keptFrom));
+  out += s.slice(keptFrom);
   // `\n{3,}` matches each run of newlines once, from its first one: linear.
-  return kept.join('').replace(/\n{3,}/g, '\n\n').trim();
+  return out.replace(/\n{3,}/g, '\n\n').trim();
 }
 
 function nextLineEnd(s: string, from: number): number {
