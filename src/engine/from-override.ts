@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { insideAngles } from '../mail/text.js';
 import type { InboundEmail } from '../mail/types.js';
 import type { Account } from '../store/schema.js';
 import type { Trace } from './trace.js';
@@ -47,7 +48,7 @@ export function checkFromOverride(email: InboundEmail, account: Account, policy:
     trace.add('sender.from_override', 'ignored', `X-4me-From ignored: 'Allow email parameter #from' is off for ${account.id}`);
     return { use: false };
   }
-  const address = (/<([^>]*)>/.exec(x4meFrom)?.[1] ?? x4meFrom).trim().toLowerCase();
+  const address = (insideAngles(x4meFrom) ?? x4meFrom).trim().toLowerCase();
   const fail = (reason: string): OverrideResult => {
     trace.add('sender.from_override', 'failed', reason);
     return { use: 'reject', reason };

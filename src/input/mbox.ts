@@ -44,6 +44,12 @@ export function envelopeSender(line: Buffer): string | undefined {
   return sender || undefined;
 }
 
+/** The messages a chunk completed, in order (shift() on a long array moves all the rest each time). */
+function* drain(ready: MboxMessage[]): Generator<MboxMessage> {
+  for (let i = 0; i < ready.length; i++) yield ready[i]!;
+  ready.length = 0;
+}
+
 /**
  * Splits an mbox stream into messages without holding more than one message in memory.
  * A `From ` line starts a message at the beginning of the stream or after a blank line (so
@@ -166,16 +172,17 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>, opts:
     previousBlank = len === 1 ? first === NL : len === 2 && first === CR && buf[start + 1] === NL;
   }
 
-  let carry: Buffer | null = null;
+  // The line begun in earlier chunks, joined once when it ends (joining it on every chunk
+  // copied a long line once per chunk: quadratic for a slow writer on a pipe).
+  let carry: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     const buf: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let pos = 0;
-    if (carry) {
-      // The line begun in the previous chunk: joined into a buffer of its own.
+    if (carry.length) {
       const nl = buf.indexOf(NL);
-      if (nl < 0) { carry = Buffer.concat([carry, buf]); continue; }
-      const joined = Buffer.concat([carry, buf.subarray(0, nl + 1)]);
-      carry = null;
+      if (nl < 0) { carry.push(buf); continue; }
+      const joined = Buffer.concat([...carry, buf.subarray(0, nl + 1)]);
+      carry = [];
       line(joined, 0, joined.length);
       pos = nl + 1;
     }
@@ -189,12 +196,12 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>, opts:
         pos = nl + 1;
         if (plain) { if (pos < buf.length) append(buf, pos, buf.length); pos = buf.length; break; }
       }
-      if (pos < buf.length) carry = buf.subarray(pos);
+      if (pos < buf.length) carry.push(buf.subarray(pos));
     }
-    while (ready.length) yield ready.shift()!;
+    yield* drain(ready);
   }
-  if (carry) line(carry, 0, carry.length);
+  if (carry.length) { const joined = Buffer.concat(carry); line(joined, 0, joined.length); }
   if (held) settleHeld();
   finish();
-  while (ready.length) yield ready.shift()!;
+  yield* drain(ready);
 }

@@ -14,11 +14,14 @@
  */
 import { createRequire } from 'node:module';
 import type * as Mailparser from 'mailparser';
+import { boundHtmlToText } from './html-text.js';
 
 type MailparserModule = typeof Mailparser;
 type Loaded = { simpleParser: MailparserModule['simpleParser']; require: NodeJS.Require };
 
 let loaded: Loaded | undefined;
+/** The exports of the stand-ins put in the module cache. */
+const standIns = new WeakSet<object>();
 
 export function loadMailparser(): Loaded {
   if (loaded) return loaded;
@@ -29,6 +32,10 @@ export function loadMailparser(): Loaded {
     try { prepare(mpRequire); } catch { /* unexpected layout: load everything as it is */ }
   }
   const mp = mpRequire(mpPath) as MailparserModule;
+  // html-to-text as mailparser has it: its stand-in bounds the real module when it loads it;
+  // anything else (no stand-in, or a require that ignores the module cache) is bounded now.
+  const htmlToText = requireFromMailparser(mpRequire)('html-to-text') as Parameters<typeof boundHtmlToText>[0];
+  if (!standIns.has(htmlToText)) boundHtmlToText(htmlToText);
   loaded = { simpleParser: mp.simpleParser, require: mpRequire };
   return loaded;
 }
@@ -53,7 +60,7 @@ function prepare(mpRequire: NodeJS.Require): void {
   const fromLibmime = createRequire(libmimePath);
 
   /** Puts a stand-in for `id` (as `req` resolves it) in the module cache, unless it is loaded. */
-  const lazy = (req: NodeJS.Require, id: string, make: (real: () => unknown) => unknown) => {
+  const lazy = (req: NodeJS.Require, id: string, make: (real: () => unknown) => unknown, onLoad?: (real: unknown) => void) => {
     const path = req.resolve(id);
     if (cache[path]) return;
     let real: unknown;
@@ -61,10 +68,13 @@ function prepare(mpRequire: NodeJS.Require): void {
       if (real === undefined) {
         delete cache[path];
         real = req(path);
+        onLoad?.(real);
       }
       return real;
     };
-    cache[path] = { id: path, filename: path, loaded: true, exports: make(load), children: [], paths: [] };
+    const exports = make(load);
+    if (typeof exports === 'object' && exports) standIns.add(exports);
+    cache[path] = { id: path, filename: path, loaded: true, exports, children: [], paths: [] };
   };
   /** A module object whose properties are read from the real module, which is loaded on the first read. */
   const forwarding = (esModule: boolean) => (load: () => unknown) => new Proxy({}, {
@@ -78,7 +88,7 @@ function prepare(mpRequire: NodeJS.Require): void {
   });
 
   // html-to-text: read as `html_to_text_1.htmlToText` when an HTML part is converted.
-  lazy(fromMp, 'html-to-text', forwarding(true));
+  lazy(fromMp, 'html-to-text', forwarding(true), (real) => boundHtmlToText(real as Parameters<typeof boundHtmlToText>[0]));
   // encoding-japanese: `encoding_japanese_1.default.convert` for JIS charsets only.
   lazy(fromLibmime, 'encoding-japanese', forwarding(false));
   // linkify-it: mailparser creates and configures one instance at load (tlds, add, set) and

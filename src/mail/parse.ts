@@ -4,10 +4,12 @@ import { parseAuthResults } from './auth-results.js';
 import { HEADER_FIELD, messageStart, utf8Headers } from './charset.js';
 import { contentHash } from './content-hash.js';
 import { displayName } from './filename.js';
-import { htmlToTextModule, loadMailparser } from './mailparser.js';
+import { htmlToText, imageMarker } from './html-text.js';
+import { loadMailparser } from './mailparser.js';
 import { usableIds } from './message-id.js';
 import { splitParameters } from './parameters.js';
 import { parseSinglePart } from './single-part.js';
+import { insideAngles, tidy } from './text.js';
 import type { Address, AttachmentPart, AuthResult, InboundEmail } from './types.js';
 
 /** The message is not email at all (no header block): it is quarantined, never guessed at. */
@@ -73,7 +75,7 @@ async function mailparserEmail(raw: Buffer, input: Buffer, head: Buffer, envelop
     const body = await htmlToText(mail.html, email.attachments);
     // Each <p> of a tool's HTML mail is a paragraph: blank lines between its parameter lines.
     const { parameters, text } = splitParameters(body, { blankLinesBetween: true });
-    Object.assign(email, { parameters, text: tidy(text), fullText: tidy(body) });
+    Object.assign(email, { parameters, ...tidied(text, body) });
     return email;
   }
   return withInlineMarkers(email);
@@ -87,31 +89,6 @@ function withInlineMarkers(email: InboundEmail): InboundEmail {
     Object.assign(email, { text: email.text ? `${email.text}\n\n${tail}` : tail, fullText: email.fullText ? `${email.fullText}\n\n${tail}` : tail });
   }
   return email;
-}
-
-/** `[image: name]`, with the display name the note's inline_images entry gets. */
-function imageMarker(part: { filename: string | null; contentType: string }): string {
-  return `[image: ${displayName(part.filename, part.contentType).replace(/\]/g, '')}]`;
-}
-
-/** Readable text from HTML; `<img src="cid:…">` becomes `[image: name]`, other images nothing. */
-async function htmlToText(html: string, parts: AttachmentPart[]): Promise<string> {
-  const { convert } = htmlToTextModule();
-  const byCid = new Map(parts.filter((p) => p.contentId).map((p) => [p.contentId!, p]));
-  return convert(html, {
-    wordwrap: false,
-    selectors: [
-      { selector: 'img', format: 'inlineImage' },
-    ],
-    formatters: {
-      inlineImage: (elem, _walk, builder) => {
-        const src = String(elem.attribs?.src ?? '');
-        if (!src.toLowerCase().startsWith('cid:')) return;
-        const part = byCid.get(src.slice(4));
-        builder.addInline(imageMarker(part ?? { filename: src.slice(4), contentType: 'image/unknown' }));
-      },
-    },
-  });
 }
 
 function headerBlock(raw: Buffer): Buffer {
@@ -151,8 +128,8 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     references: ids.references,
     unusedIds: ids.unusedIds,
     parameters,
-    text: tidy(text),
-    fullText: tidy(body),
+    // Without a parameter block the two are one text: tidied once.
+    ...tidied(text, body),
     attachments: mail.attachments.map((a): AttachmentPart => ({
       filename: a.filename ?? null,
       contentType: typeOf(a),
@@ -176,6 +153,11 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
     },
     size: raw.length,
   };
+}
+
+function tidied(text: string, body: string): { text: string; fullText: string } {
+  const fullText = tidy(body);
+  return { text: text === body ? fullText : tidy(text), fullText };
 }
 
 /** An empty `Content-Type:` header leaves mailparser's contentType `false`. */
@@ -227,8 +209,7 @@ function rawHeaders(mail: ParsedMail): Record<string, string[]> {
 const first = (values: string[] | undefined): string | null => values?.[0] ?? null;
 
 export function normaliseAddress(value: string): string {
-  const m = /<([^>]*)>/.exec(value);
-  return (m ? m[1]! : value).trim().toLowerCase();
+  return (insideAngles(value) ?? value).trim().toLowerCase();
 }
 
 function addresses(field: AddressObject | AddressObject[] | undefined): Address[] {
@@ -255,8 +236,3 @@ function messageIds(value: string | string[] | undefined): string[] {
 }
 
 export { parseAuthResults };
-
-/** Trailing whitespace off every line, runs of blank lines collapsed, ends trimmed. */
-function tidy(text: string): string {
-  return text.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim();
-}

@@ -97,7 +97,8 @@ export function parseSinglePart(raw: Buffer): ParsedMail | null {
   const headers = p.processHeaders(node.headers.getList().filter((l) => FIELDS.has(l.key)));
   let body = raw.subarray(end);
   if (node.encoding === 'quoted-printable') body = p.decodeQp(body.toString('binary'));
-  const text = body.toString().replace(/\r?\n/g, '\n');
+  // What /\r?\n/g gives, without replacing each of a million bare \n by itself (0.25 s a MB).
+  const text = body.toString().replace(/\r\n/g, '\n');
   const mail: Record<string, unknown> = { attachments: [], headers, headerLines: node.headers.lines };
   for (const [key, name] of FIELDS) if (headers.has(key)) mail[name] = headers.get(key);
   if (text) mail.text = text;
