@@ -1,9 +1,9 @@
 import type { OtherRecord, Person, RecordRef, RecordType, Request } from '../store/schema.js';
 import { hasRole } from './context.js';
 import type { StoreView } from './types.js';
+import { accountScope, DAY } from './scope.js';
 
 type AnyRecord = Request | OtherRecord;
-const DAY = 86_400_000;
 
 const TASK_FINAL = ['completed', 'approved', 'rejected', 'failed', 'canceled'];
 /** CONTRACT §3 "Final status", and the field its time counts from. */
@@ -46,10 +46,7 @@ export function mayAddNote(person: Person, type: RecordType, record: AnyRecord, 
     const rf = view.person((record as Request).requested_for);
     if (rf) accounts.add(rf.account);
   }
-  for (const a of [...accounts]) {
-    const dir = view.account(a)?.directory_account;
-    if (dir) accounts.add(dir);
-  }
+  for (const a of [...accounts]) for (const s of accountScope(view.account(a), a)) accounts.add(s);
   return accounts.has(person.account)
     ? { ok: true, why: `person ${person.id} is an enabled person of account ${person.account}` }
     : { ok: false, why: `person ${person.id} (account ${person.account}) has no access to ${type} ${record.id} of ${[...accounts].join('/')}` };

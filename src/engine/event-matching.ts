@@ -1,7 +1,7 @@
 import type { Request } from '../store/schema.js';
 import type { MessageContext } from './context.js';
+import { DAY } from './scope.js';
 
-const DAY = 86_400_000;
 
 export type EventMatch =
   | { rule: 'match.event' | 'match.event_without_ci'; request: Request; addNote: boolean; why: string }

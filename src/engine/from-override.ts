@@ -3,7 +3,8 @@ import { insideAngles } from '../mail/text.js';
 import type { InboundEmail } from '../mail/types.js';
 import type { Account } from '../store/schema.js';
 import type { Trace } from './trace.js';
-import type { Policy } from './types.js';
+import { accountScope } from './scope.js';
+import type { Policy, StoreView } from './types.js';
 
 export type OverrideResult =
   | { use: false }
@@ -62,4 +63,11 @@ export function checkFromOverride(email: InboundEmail, account: Account, policy:
   if (!dmarc.pass) return fail(`DMARC did not pass: ${dmarc.detail}`);
   trace.add('sender.from_override', 'applied', `acting for ${address}: secret matched, ${dmarc.detail}`);
   return { use: true, address };
+}
+
+/** On behalf of someone else: the form's own sender, when it is an enabled person of the account (or its directory), created the request. */
+export function creatorOnBehalf(email: InboundEmail, account: Account, view: StoreView): number | null {
+  if (!email.from) return null;
+  const scope = accountScope(account);
+  return view.peopleByPrimaryEmail(email.from.address).find((p) => scope.includes(p.account) && !p.disabled)?.id ?? null;
 }

@@ -19,35 +19,34 @@ export function findRecordForNote(ctx: MessageContext, source: { source?: string
   }
   // In-Reply-To first, then References from the newest back.
   const ids = [...new Set([...email.inReplyTo, ...[...email.references].reverse()])];
-  return notificationReply(ctx, ids)
-    ?? threadReply(ctx, ids)
+  return replyMatch(ctx, ids, NOTIFICATION_REPLY)
+    ?? replyMatch(ctx, ids, THREAD_REPLY)
     ?? sourceMatch(ctx, source)
     ?? subjectIdMatch(ctx);
 }
 
-function notificationReply(ctx: MessageContext, ids: string[]): Match | null {
-  const rule = 'match.notification_reply';
-  if (!ids.length) { ctx.trace.add(rule, 'not_matched', 'no In-Reply-To or References'); return null; }
-  for (const id of ids) {
-    const n = ctx.view.notification(id);
-    if (!n) continue;
-    const record = ctx.view.record(n.record.type, n.record.id);
-    if (accept(ctx, rule, { type: n.record.type, record }, `reply to notification ${id}`)) return { rule, record: n.record };
-  }
-  ctx.trace.add(rule, 'not_matched', `none of ${ids.length} referenced Message-IDs is a notification that may take a note`);
-  return null;
-}
+/** A reply: what a referenced Message-ID leads to (a notification m4me sent, a message of a request's thread). */
+interface ReplyKind { rule: string; lookup(ctx: MessageContext, id: string): RecordRef | undefined; how: string; none: string }
 
-function threadReply(ctx: MessageContext, ids: string[]): Match | null {
-  const rule = 'match.thread_reply';
+const NOTIFICATION_REPLY: ReplyKind = {
+  rule: 'match.notification_reply', lookup: (ctx, id) => ctx.view.notification(id)?.record,
+  how: 'reply to notification', none: 'is a notification that may take a note',
+};
+const THREAD_REPLY: ReplyKind = {
+  rule: 'match.thread_reply', lookup: (ctx, id) => ctx.view.requestOfMessage(id),
+  how: 'thread of message', none: 'belongs to a request that may take a note',
+};
+
+function replyMatch(ctx: MessageContext, ids: string[], kind: ReplyKind): Match | null {
+  const { rule } = kind;
   if (!ids.length) { ctx.trace.add(rule, 'not_matched', 'no In-Reply-To or References'); return null; }
   for (const id of ids) {
-    const ref = ctx.view.requestOfMessage(id);
+    const ref = kind.lookup(ctx, id);
     if (!ref) continue;
     const record = ctx.view.record(ref.type, ref.id);
-    if (accept(ctx, rule, { type: ref.type, record }, `thread of message ${id}`)) return { rule, record: ref };
+    if (accept(ctx, rule, { type: ref.type, record }, `${kind.how} ${id}`)) return { rule, record: ref };
   }
-  ctx.trace.add(rule, 'not_matched', `none of ${ids.length} referenced Message-IDs belongs to a request that may take a note`);
+  ctx.trace.add(rule, 'not_matched', `none of ${ids.length} referenced Message-IDs ${kind.none}`);
   return null;
 }
 

@@ -1,6 +1,7 @@
 import { displayName } from '../mail/filename.js';
 import type { AttachmentPart, InboundEmail } from '../mail/types.js';
 import type { InlineImage, Note, RecordRef, StoredFile } from '../store/schema.js';
+import type { MessageContext } from './context.js';
 import { isoTime, type Trace } from './trace.js';
 import type { Clock, Policy } from './types.js';
 
@@ -42,4 +43,16 @@ export function buildNote(
     created_at: isoTime(clock.now), message_id: email.messageId,
     attachments: parts.attachments, inline_images: parts.inline_images,
   };
+}
+
+/**
+ * The note the message adds to `record` (its text, by the sender, with its files). With
+ * `skipEmpty` (a new request) a message without text, attachments or inline images adds none.
+ */
+export function noteFromMessage(
+  ctx: MessageContext, record: RecordRef, text: string, flags: { internal: boolean; markdown: boolean }, opts: { skipEmpty?: boolean } = {},
+): { note?: Note; files: NoteParts['files'] } {
+  const parts = noteFiles(ctx.email, ctx.policy, ctx.trace);
+  if (opts.skipEmpty && !text.trim() && !parts.attachments.length && !parts.inline_images.length) return { files: parts.files };
+  return { note: buildNote(ctx.view.nextNoteId(), record, ctx.sender.id, text, flags, ctx.email, parts, ctx.clock), files: parts.files };
 }

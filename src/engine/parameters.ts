@@ -4,6 +4,7 @@ import { hasRole, type MessageContext } from './context.js';
 import { dmarcVerdict } from './from-override.js';
 import { OPTIONS, shortcut, type OptionField } from './options.js';
 import { isoTime } from './trace.js';
+import { accountScope } from './scope.js';
 
 /** Field values the parameters of a message set, already resolved to IDs and checked. */
 export interface RequestParameters {
@@ -236,8 +237,7 @@ class Reader {
   }
 
   private accountsWithDirectory(account: string): string[] {
-    const dir = this.view.account(account)?.directory_account;
-    return dir ? [account, dir] : [account];
+    return accountScope(this.view.account(account), account);
   }
 
   team(line: ParameterLine, find: (account: string) => { id: number; name: string } | undefined): void {

@@ -4,6 +4,7 @@ import type { InboundEmail } from '../mail/types.js';
 import type { Request } from '../store/schema.js';
 import { isoTime, type Trace } from './trace.js';
 import type { Clock, OutgoingMail, Policy, StoreView } from './types.js';
+import { inboundDomain } from './scope.js';
 
 /** Prefix of every Message-ID m4me writes: mail that carries one is our own, come back. */
 export const OWN_ID_PREFIX = 'm4me.';
@@ -29,7 +30,7 @@ export function autoReplyAddress(
   const auto = email.headers.autoSubmitted?.trim().toLowerCase();
   const precedence = email.headers.precedence?.trim().toLowerCase();
   const suppress = email.headers.xAutoResponseSuppress?.toLowerCase() ?? '';
-  const ownDomain = (a: string) => policy.mailDomains.includes(a.slice(a.lastIndexOf('@') + 1));
+  const ownDomain = (a: string) => inboundDomain(a, policy) !== null;
   const own = [email.messageId, ...email.inReplyTo, ...email.references]
     .find((id) => id?.startsWith(OWN_ID_PREFIX) && ownDomain(id));
   const why =

@@ -3,6 +3,7 @@ import type { InboundEmail } from '../mail/types.js';
 import type { Account, Team } from '../store/schema.js';
 import type { Trace } from './trace.js';
 import type { Policy, StoreView } from './types.js';
+import { inboundDomain } from './scope.js';
 
 export type Routing =
   | { ok: true; recipient: string; account: Account; team: Team | null }
@@ -65,13 +66,6 @@ export function route(recipient: string, policy: Policy, view: StoreView, trace:
 
 function unalias(address: string, policy: Policy): string {
   return Object.hasOwn(policy.aliases, address) ? policy.aliases[address]! : address;
-}
-
-function inboundDomain(address: string, policy: Policy): string | null {
-  const at = address.lastIndexOf('@');
-  if (at < 0) return null;
-  const domain = address.slice(at + 1);
-  return policy.mailDomains.includes(domain) ? domain : null;
 }
 
 function resolve(address: string, policy: Policy, view: StoreView): Resolved | null {

@@ -1,6 +1,7 @@
 import type { Account, Person } from '../store/schema.js';
 import type { Trace } from './trace.js';
 import type { StoreView } from './types.js';
+import { accountScope } from './scope.js';
 
 export type SenderResult =
   | { ok: true; person: Person; created: boolean }
@@ -17,7 +18,7 @@ export function findSender(
     trace.add(`${rule}.primary_email`, 'not_matched', 'the message has no From address');
     return { ok: false, reason: 'the message has no From address' };
   }
-  const accounts = [account.id, account.directory_account].filter((a): a is string => !!a);
+  const accounts = accountScope(account);
   const rank = (p: Person) => accounts.indexOf(p.account);
   const inScope = (people: readonly Person[]) =>
     people.filter((p) => rank(p) >= 0).sort((a, b) => rank(a) - rank(b));

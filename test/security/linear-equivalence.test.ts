@@ -9,7 +9,8 @@ import { insideAngles, tidy } from '../../src/mail/text.js';
 
 const oldTidy = (text: string) => text.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim();
 
-const PARAMETER = /^#([A-Za-z][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
+// The grammar as it stands: a name may start with `_` (`#__proto__` is a parameter line, warned about as unknown).
+const PARAMETER = /^#([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[ \t]*(.*?))?[ \t]*$/;
 const QUALIFIER = /^(.*?)\s+@([A-Za-z0-9][A-Za-z0-9_.-]*)$/;
 const QUALIFIABLE = new Set(['ci', 'team', 'member', 'problem_id']);
 /** splitParameters as it was (names not normalised: the rewrite did not touch that). */
@@ -47,7 +48,7 @@ const PARAM_TOKENS = ['#', '#ci', '#team', '#Member', '#problem_id', '#x_1', '#1
 
 describe('the linear rewrites read as the regexes did', () => {
   test('tidy', () => {
-    fc.assert(fc.property(textOf(TIDY_TOKENS), (s) => { expect(tidy(s)).toBe(oldTidy(s)); }), { numRuns: 3000 });
+    fc.assert(fc.property(textOf(TIDY_TOKENS), (s) => { expect(tidy(s)).toBe(oldTidy(s)); }), { numRuns: 3000, seed: 20261203 });
   });
 
   test('splitParameters (names, values, @account qualifiers, the text after the block)', () => {
@@ -57,12 +58,12 @@ describe('the linear rewrites read as the regexes did', () => {
       const want = oldSplit(s, opts);
       expect({ ...got, parameters: got.parameters.map((p) => ({ ...p, name: p.name.toLowerCase() })) })
         .toEqual({ ...want, parameters: want.parameters.map((p) => ({ ...p, name: p.name.toLowerCase() })) });
-    }), { numRuns: 5000 });
+    }), { numRuns: 5000, seed: 20261203 });
   });
 
   test('insideAngles', () => {
     fc.assert(fc.property(textOf(['<', '>', 'a', '@', ' ', '<a@b>', '"']), (s) => {
       expect(insideAngles(s)).toBe(/<([^>]*)>/.exec(s)?.[1] ?? null);
-    }), { numRuns: 3000 });
+    }), { numRuns: 3000, seed: 20261203 });
   });
 });
