@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { emptyStore } from '../store/schema.js';
 import { loadConfig } from './config.js';
-import { UsageError } from './exit.js';
+import { EX, UsageError } from './exit.js';
 
 export async function runInit(opts: { demo: boolean; store?: string; config?: string; force: boolean; quiet: boolean }): Promise<number> {
   // A configuration that is wrong is said so (exit 78), not passed over for a store in the current folder.
@@ -28,5 +28,5 @@ export async function runInit(opts: { demo: boolean; store?: string; config?: st
     process.stdout.write(`created ${opts.demo ? 'demo ' : ''}store ${path}` +
       `${opts.demo ? ` (${data.accounts.length} accounts, ${data.people.length} people, ${data.requests.length} requests)` : ''}\n`);
   }
-  return 0;
+  return EX.OK;
 }

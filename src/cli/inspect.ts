@@ -3,7 +3,7 @@ import { defaultPaths, Store } from '../store/store.js';
 import { COLLECTION, RECORD_TYPES, type Note, type OtherRecord, type RecordType, type Request } from '../store/schema.js';
 import { loadConfig } from './config.js';
 import { STATUSES } from '../engine/options.js';
-import { UsageError } from './exit.js';
+import { EX, UsageError } from './exit.js';
 
 /** The option nearest to `word` by edit distance, if it is near (a typo, not another word). */
 function closest(word: string, options: readonly string[]): string | null {
@@ -57,12 +57,12 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
   const record = store.index.record(t, Number(id));
   if (!record) {
     process.stderr.write(`5.1.1 m4me: no ${t} with ID ${id}\n`);
-    return 1;
+    return EX.NOT_FOUND;
   }
   const notes: readonly Note[] = store.index.notesOf({ type: t, id: record.id });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ type: t, record, notes })}\n`);
-    return 0;
+    return EX.OK;
   }
   // Every value may come from mail: shown with its controls escaped (./terminal.ts).
   const lines = [chalk.bold(`${t} #${record.id}: ${printable(record.subject)}`)];
@@ -76,7 +76,7 @@ export async function runShow(type: string, id: string, opts: { store?: string; 
     for (const a of n.inline_images) lines.push(`    inline image ${printable(`${a.filename} <${a.content_id}> (${a.content_type}, ${a.size} bytes)`)} ${chalk.dim(printable(a.path))}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
+  return EX.OK;
 }
 
 /**
@@ -112,12 +112,12 @@ export async function runList(type: string, opts: ListOptions): Promise<number> 
     .sort((a, b) => Date.parse(b.created_at ?? '') - Date.parse(a.created_at ?? '') || b.id - a.id);
   if (opts.json) {
     process.stdout.write(records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
-    return 0;
+    return EX.OK;
   }
   const rows = records.map((r) => [String(r.id), r.created_at ?? '', r.status, store.index.team(r.team as number)?.name ?? '', r.source ?? '', r.subject].map((c) => printable(String(c))));
   const head = ['ID', 'CREATED', 'STATUS', 'TEAM', 'SOURCE', 'SUBJECT'];
   const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ');
   process.stdout.write(`${chalk.bold(fmt(head))}\n${rows.map(fmt).join('\n')}${rows.length ? '\n' : ''}${chalk.dim(`${rows.length} ${t}s`)}\n`);
-  return 0;
+  return EX.OK;
 }

@@ -25,7 +25,6 @@ if (typeof load === 'function') {
   const marker = `${sep}node_modules${sep}commander${sep}`;
   M._load = function (this: unknown, request, parent, isMain) {
     if ((request === 'node:child_process' || request === 'child_process') && !real && parent?.filename?.includes(marker)) return standIn;
-    // eslint-disable-next-line prefer-rest-params
     return load.apply(this, arguments as unknown as Parameters<Load>);
   } as Load;
 }

@@ -9,6 +9,7 @@ import { parseJsonBytes } from '../store/big-json.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
 import { printable } from './terminal.js';
+import { EX } from './exit.js';
 
 function header(text: string, name: string): string {
   const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');
@@ -149,10 +150,10 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
   }
   if (!opts.json) process.stdout.write(chalk.dim(`${files.length} message${files.length === 1 ? '' : 's'} in ${config.outbox}${failures ? `, ${failures} failed` : ''}${uncertain ? `, ${uncertain} in sending/ (not sent again)` : ''}\n`));
   if (uncertain && opts.send) process.stderr.write(`4.4.0 m4me: ${uncertain} message${uncertain === 1 ? '' : 's'} in ${join(config.outbox, 'sending')} may have been sent: not sent again\n`);
-  if (uncertain && opts.send && !opts.dryRun && !failures) return 75;
+  if (uncertain && opts.send && !opts.dryRun && !failures) return EX.TEMPFAIL;
   if (failures) {
     process.stderr.write(`4.4.0 m4me: ${failures} of ${files.length} message${files.length === 1 ? '' : 's'} not sent (${firstError}); they stay queued\n`);
-    return 75;
+    return EX.TEMPFAIL;
   }
-  return 0;
+  return EX.OK;
 }

@@ -3,7 +3,6 @@
  * and bidi formatting characters are printed as escapes (`\x1b`, `\r`, `\u202e`), so a
  * subject cannot retitle or clear the operator's terminal or reorder what it shows. TAB stays.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const escape = (c: string): string => {

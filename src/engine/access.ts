@@ -56,7 +56,7 @@ export function mayAddNote(person: Person, type: RecordType, record: AnyRecord, 
  * The record has not been in its final status for more than <x> days, or its last visible
  * note is at most <x> days old. Returns null when it may take a note, else why not.
  */
-export function tooLongFinal(type: RecordType, record: AnyRecord, view: StoreView, now: number): string | null {
+export function tooLongInFinalStatus(type: RecordType, record: AnyRecord, view: StoreView, now: number): string | null {
   const final = FINAL[type];
   if (!final.statuses.includes(record.status)) return null;
   const days = feedbackDays(view, record.account);

@@ -7,9 +7,9 @@ import { accountScope } from './scope.js';
 import type { Policy, StoreView } from './types.js';
 
 export type OverrideResult =
-  | { use: false }
-  | { use: true; address: string }
-  | { use: 'reject'; reason: string };
+  | { kind: 'none' }
+  | { kind: 'override'; address: string }
+  | { kind: 'reject'; reason: string };
 
 /** Compares digests, so neither the length nor the content of a secret leaks through timing. */
 function secretMatches(given: string, secrets: readonly string[]): boolean {
@@ -40,19 +40,19 @@ export function dmarcVerdict(email: InboundEmail, policy: Policy): { pass: boole
 /** X-4me-From / X-4me-Auth, honoured only under 'Allow email parameter #from'. */
 export function checkFromOverride(email: InboundEmail, account: Account, policy: Policy, trace: Trace): OverrideResult {
   const { x4meFrom, x4meAuth } = email.headers;
-  if (x4meFrom === null) return { use: false };
+  if (x4meFrom === null) return { kind: 'none' };
   if (!x4meFrom.trim()) {
     trace.add('sender.from_override', 'ignored', 'X-4me-From is empty: the From address is the sender');
-    return { use: false };
+    return { kind: 'none' };
   }
   if (!account.email_policy.allow_from_parameter) {
     trace.add('sender.from_override', 'ignored', `X-4me-From ignored: 'Allow email parameter #from' is off for ${account.id}`);
-    return { use: false };
+    return { kind: 'none' };
   }
   const address = (insideAngles(x4meFrom) ?? x4meFrom).trim().toLowerCase();
   const fail = (reason: string): OverrideResult => {
     trace.add('sender.from_override', 'failed', reason);
-    return { use: 'reject', reason };
+    return { kind: 'reject', reason };
   };
   if (!/^[^@\s]+@[^@\s]+$/.test(address)) return fail(`X-4me-From is not an email address`);
   if (!x4meAuth) return fail('X-4me-Auth header missing');
@@ -62,7 +62,7 @@ export function checkFromOverride(email: InboundEmail, account: Account, policy:
   const dmarc = dmarcVerdict(email, policy);
   if (!dmarc.pass) return fail(`DMARC did not pass: ${dmarc.detail}`);
   trace.add('sender.from_override', 'applied', `acting for ${address}: secret matched, ${dmarc.detail}`);
-  return { use: true, address };
+  return { kind: 'override', address };
 }
 
 /** On behalf of someone else: the form's own sender, when it is an enabled person of the account (or its directory), created the request. */

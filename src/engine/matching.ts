@@ -1,5 +1,5 @@
 import { RECORD_TYPES, type OtherRecord, type RecordRef, type RecordType, type Request } from '../store/schema.js';
-import { mayAddNote, tooLongFinal } from './access.js';
+import { mayAddNote, tooLongInFinalStatus } from './access.js';
 import type { MessageContext } from './context.js';
 
 export interface Match { rule: string; record: RecordRef }
@@ -111,7 +111,7 @@ function accept(ctx: MessageContext, rule: string, c: Candidate, how: string): b
     trace.add('note.access', 'failed', `${how}: ${access.why}`);
     return false;
   }
-  const closed = tooLongFinal(c.type, c.record, view, clock.now);
+  const closed = tooLongInFinalStatus(c.type, c.record, view, clock.now);
   if (closed) {
     trace.add('note.final_status', 'failed', `${how}: ${closed}`);
     return false;

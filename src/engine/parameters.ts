@@ -52,7 +52,7 @@ export function readParameters(ctx: MessageContext): { honoured: boolean; params
     }
     trace.add('parameters.trust', 'matched', `parameterTrust is "dmarc": ${dmarc.detail}`);
   }
-  const reader = new Reader(ctx, params);
+  const reader = new ParameterReader(ctx, params);
   // support_domain decides which account unqualified names are looked up in, so it goes first.
   const lines = [...email.parameters].sort((a, b) => Number(b.name === 'support_domain') - Number(a.name === 'support_domain'));
   for (const line of lines) reader.read(line);
@@ -80,7 +80,7 @@ export function parseDateTime(value: string): string | null {
   return isoTime(ms - offset);
 }
 
-type Handler = (r: Reader, line: ParameterLine) => void;
+type Handler = (r: ParameterReader, line: ParameterLine) => void;
 
 const DATETIME_FIELDS = ['desired_completion_at', 'downtime_start_at', 'downtime_end_at', 'waiting_until'] as const;
 const TEXT_FIELDS = ['source', 'sourceID', 'supplier_requestID'] as const;
@@ -114,18 +114,18 @@ const HANDLERS: Record<string, Handler> = {
   problem_id: (r, l) => r.lookup(l, 'problem', (a) => r.byId(l, (id) => r.view.record('problem', id), a), (p) => `problem ${p.id}`),
   workflow_id: (r, l) => r.lookup(l, 'workflow', (a) => r.byId(l, (id) => r.view.record('workflow', id), a), (w) => `workflow ${w.id}`),
   template_id: (r, l) => r.lookup(l, 'template', (a) => r.byId(l, (id) => r.view.requestTemplate(id), a), (t) => `request template ${t.id}`),
-  ...Object.fromEntries(DATETIME_FIELDS.map((f) => [f, (r: Reader, l: ParameterLine) => {
+  ...Object.fromEntries(DATETIME_FIELDS.map((f) => [f, (r: ParameterReader, l: ParameterLine) => {
     const at = parseDateTime(l.value);
     if (!at) return r.refuse(l, `'${l.value}' is not a datetime (ISO 8601 with an offset, e.g. 2026-03-02T10:00:00+01:00)`);
     r.set(l, f, at, at);
   }])),
-  ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, (r: Reader, l: ParameterLine) => {
+  ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, (r: ParameterReader, l: ParameterLine) => {
     if (!l.value) return r.refuse(l, 'it has no value');
     r.set(l, f, l.value, `'${l.value}'`);
   }])),
 };
 
-class Reader {
+class ParameterReader {
   ciSource?: ParameterLine;
   ciSourceID?: ParameterLine;
   readonly view: MessageContext['view'];

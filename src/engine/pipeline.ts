@@ -61,9 +61,10 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   if (bounce) return reject('reject.mail_system', `not a request: ${bounce}`);
 
   const override = checkFromOverride(email, account, policy, trace);
-  if (override.use === 'reject') return reject('reject.from_override', `X-4me-From refused: ${override.reason}`);
-  const address = override.use ? override.address : email.from?.address ?? '';
-  const found = findSender(address, override.use ? '' : email.from?.name ?? '', account, view, trace);
+  if (override.kind === 'reject') return reject('reject.from_override', `X-4me-From refused: ${override.reason}`);
+  const onBehalf = override.kind === 'override';
+  const address = onBehalf ? override.address : email.from?.address ?? '';
+  const found = findSender(address, onBehalf ? '' : email.from?.name ?? '', account, view, trace);
   if (!found.ok) return reject('reject.unknown_sender', found.reason);
   const sender = found.person;
   const newPerson = found.created ? { person: sender } : {};
@@ -77,7 +78,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
   if (match) return finish('note_added', match.rule, match.record, { ...noteFromMessage(ctx, match.record, text, flags), ...newPerson });
 
   const request = buildRequest(ctx, params, view.nextRecordId());
-  if (override.use) request.created_by = creatorOnBehalf(email, account, view) ?? request.created_by;
+  if (onBehalf) request.created_by = creatorOnBehalf(email, account, view) ?? request.created_by;
 
   const event = matchEvent(ctx, request, text, params.ci !== undefined);
   if (event) {
@@ -86,7 +87,7 @@ export function decide(email: InboundEmail, view: StoreView, policy: Policy, clo
     return finish('note_added', event.rule, record, { ...noteFromMessage(ctx, record, text, flags), ...newPerson });
   }
 
-  const created = createRequest(ctx, request, text, flags, override.use ? sender.primary_email : undefined, domain);
+  const created = createRequest(ctx, request, text, flags, onBehalf ? sender.primary_email : undefined, domain);
   if (!created.ok) return reject('reject.new_requests_disabled', created.reason, newPerson.person);
   return finish('request_created', 'create.new_request', { type: 'request', id: request.id }, { ...created.extra, ...newPerson });
 }

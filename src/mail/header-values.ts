@@ -18,7 +18,6 @@ export function isAddrSpec(address: string): boolean {
  * overrides become spaces, runs of whitespace one space, and at most `max` characters.
  */
 export function oneLine(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
   const plain = text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ').replace(/\s+/g, ' ').trim();
   const chars = [...plain];
   return chars.length > max ? `${chars.slice(0, max - 1).join('').trimEnd()}…` : plain;

@@ -20,7 +20,6 @@ export interface UnusedId { header: 'Message-ID' | 'In-Reply-To' | 'References';
 export function messageIdProblem(id: string): string | null {
   if (!id) return 'it is empty';
   if (id.length > MAX_MESSAGE_ID_LENGTH) return `it is longer than ${MAX_MESSAGE_ID_LENGTH} characters`;
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f-\x9f]/.test(id)) return 'it contains control characters';
   if (/\s/.test(id)) return 'it contains whitespace';
   if (/[^\x21-\x7e]/.test(id)) return 'it contains characters other than visible ASCII';

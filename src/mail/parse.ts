@@ -149,7 +149,6 @@ function toInboundEmail(mail: ParsedMail, raw: Buffer, head: Buffer, envelopeSen
       x4meFrom: first(header['x-4me-from']),
       x4meAuth: first(header['x-4me-auth']),
       contentType: first(header['content-type']),
-      returnPath: first(header['return-path']),
     },
     size: raw.length,
   };

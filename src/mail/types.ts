@@ -70,7 +70,6 @@ export interface InboundEmail {
     x4meFrom: string | null;
     x4meAuth: string | null;
     contentType: string | null;
-    returnPath: string | null;
   };
   size: number;
 }

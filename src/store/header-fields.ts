@@ -67,7 +67,6 @@ export function encodedWords(value: string): string[] {
 
 /** A text/plain body: CRLF line ends only, no other control but TAB, no line over 998 bytes. */
 export function bodyText(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const lines = text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '').split(/\r\n|\r|\n/);
   return lines.flatMap((l) => {
     const out: string[] = [];

@@ -111,7 +111,7 @@ export class StoreIndex implements StoreView {
   private maxRecordId = 99999;
   private maxNoteId = 900000;
   private saved: SavedLookups | null = null;
-  private x: Lookups;
+  private lookups: Lookups;
   readonly tables: Tables;
 
   /**
@@ -158,7 +158,7 @@ export class StoreIndex implements StoreView {
       const t = saved?.sections[name];
       return t === undefined ? null : typeof t === 'string' ? t : t.join('');
     };
-    this.x = {
+    this.lookups = {
       records: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ValueMap<number, number>(text(`records.${type}`))])) as Lookups['records'],
       sources: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ListMap(text(`sources.${type}`))])) as Lookups['sources'],
       messages: new ListMap(text('messages')), notes: new ListMap(text('notes')), notifications: new ListMap(text('notifications')),
@@ -203,7 +203,7 @@ export class StoreIndex implements StoreView {
 
   /** A note updates its record's `updated_at`, as the platform does. */
   touchRecord(ref: RecordRef, updatedAt: string): void {
-    const pos = this.x.records[ref.type]?.get(ref.id);
+    const pos = this.lookups.records[ref.type]?.get(ref.id);
     if (pos === undefined) return;
     const table = this.tables[COLLECTION[ref.type]];
     const rec = table.get(pos);
@@ -224,10 +224,10 @@ export class StoreIndex implements StoreView {
       added += this.tables[c].count - (this.saved?.rows[c] ?? 0);
     }
     const maps: [string, { savedText: string | null; toText(): string[] }][] = [
-      ...RECORD_TYPES.map((type) => [`records.${type}`, this.x.records[type]] as [string, ValueMap<number, number>]),
-      ...RECORD_TYPES.map((type) => [`sources.${type}`, this.x.sources[type]] as [string, ListMap]),
-      ['messages', this.x.messages], ['notes', this.x.notes], ['notifications', this.x.notifications],
-      ['ledger', this.x.ledger], ['events', this.x.events], ['subjects', this.x.subjects], ['replies', this.x.replies],
+      ...RECORD_TYPES.map((type) => [`records.${type}`, this.lookups.records[type]] as [string, ValueMap<number, number>]),
+      ...RECORD_TYPES.map((type) => [`sources.${type}`, this.lookups.sources[type]] as [string, ListMap]),
+      ['messages', this.lookups.messages], ['notes', this.lookups.notes], ['notifications', this.lookups.notifications],
+      ['ledger', this.lookups.ledger], ['events', this.lookups.events], ['subjects', this.lookups.subjects], ['replies', this.lookups.replies],
     ];
     if (this.saved && added <= RESAVE_ROWS && maps.every(([, m]) => m.savedText !== null)) return this.saved;
     const sections: Record<string, string[]> = {};
@@ -243,7 +243,7 @@ export class StoreIndex implements StoreView {
   }
 
   private indexRecord(type: RecordType, pos: number, r: AnyRecord): void {
-    const x = this.x;
+    const x = this.lookups;
     x.records[type].set(r.id, pos);
     if (r.id > this.maxRecordId) this.maxRecordId = r.id;
     if (r.source && r.sourceID) x.sources[type].push(k(r.source, r.sourceID), pos);
@@ -255,15 +255,15 @@ export class StoreIndex implements StoreView {
   }
 
   private indexNote(pos: number, n: Note): void {
-    const x = this.x;
+    const x = this.lookups;
     x.notes.push(k(n.record.type, n.record.id), pos);
     if (n.id > this.maxNoteId) this.maxNoteId = n.id;
     if (n.message_id && n.record.type === 'request') x.messages.push(n.message_id, 2 * pos + 1);
   }
 
-  private indexNotification(pos: number, n: Notification): void { this.x.notifications.push(n.message_id, pos); }
-  private indexInbound(pos: number, e: InboundEntry): void { this.x.ledger.push(e.key, pos); }
-  private indexAutoReply(r: AutoReply): void { this.x.replies.add(k(lower(r.to), r.sent_at.slice(0, 10)), 1); }
+  private indexNotification(pos: number, n: Notification): void { this.lookups.notifications.push(n.message_id, pos); }
+  private indexInbound(pos: number, e: InboundEntry): void { this.lookups.ledger.push(e.key, pos); }
+  private indexAutoReply(r: AutoReply): void { this.lookups.replies.add(k(lower(r.to), r.sent_at.slice(0, 10)), 1); }
 
   /** The rows at `positions` whose own key (`keyOf`) is `key`: the others only share its hash. */
   private rows<T>(c: Collection, positions: readonly number[], key: string, keyOf: (row: T) => string): readonly T[] {
@@ -313,19 +313,19 @@ export class StoreIndex implements StoreView {
   record(type: RecordType, id: number): AnyRecord | undefined;
   record(type: RecordType, id: number) {
     // The type may come from a row of the store (a notification's record): data, not a key of ours.
-    const pos = Object.hasOwn(this.x.records, type) ? this.x.records[type].get(id) : undefined;
+    const pos = Object.hasOwn(this.lookups.records, type) ? this.lookups.records[type].get(id) : undefined;
     return pos === undefined ? undefined : this.tables[COLLECTION[type]].get(pos) as AnyRecord;
   }
   recordsBySource(type: RecordType, source: string, sourceID: string) {
     const key = k(source, sourceID);
-    return this.rows<AnyRecord>(COLLECTION[type], this.x.sources[type].get(key), key, (r) => k(r.source, r.sourceID));
+    return this.rows<AnyRecord>(COLLECTION[type], this.lookups.sources[type].get(key), key, (r) => k(r.source, r.sourceID));
   }
   notification(messageId: string) {
-    return this.last<Notification>('notifications', this.x.notifications.get(messageId), 'message_id', messageId);
+    return this.last<Notification>('notifications', this.lookups.notifications.get(messageId), 'message_id', messageId);
   }
   /** The last request created by this message, else the request of the first note it added. */
   requestOfMessage(messageId: string): RecordRef | undefined {
-    const found = this.x.messages.get(messageId);
+    const found = this.lookups.messages.get(messageId);
     for (let n = found.length - 1; n >= 0; n--) {
       if (found[n]! % 2) continue;
       const r = this.tables.requests.get(found[n]! / 2) as unknown as Request;
@@ -340,12 +340,12 @@ export class StoreIndex implements StoreView {
   }
   notesOf(ref: RecordRef) {
     const key = k(ref.type, ref.id);
-    return this.rows<Note>('notes', this.x.notes.get(key), key, (n) => k(n.record.type, n.record.id));
+    return this.rows<Note>('notes', this.lookups.notes.get(key), key, (n) => k(n.record.type, n.record.id));
   }
-  inbound(key: string) { return this.last<InboundEntry>('inbound', this.x.ledger.get(key), 'key', key); }
-  requestsByEvent(e: EventFields) { const key = eventKey(e); return this.rows<Request>('requests', this.x.events.get(key), key, eventKey); }
-  requestsBySubject(e: EventFields) { const key = subjectKey(e); return this.rows<Request>('requests', this.x.subjects.get(key), key, subjectKey); }
-  autoRepliesTo(address: string, day: string) { return this.x.replies.get(k(lower(address), day)) ?? 0; }
+  inbound(key: string) { return this.last<InboundEntry>('inbound', this.lookups.ledger.get(key), 'key', key); }
+  requestsByEvent(e: EventFields) { const key = eventKey(e); return this.rows<Request>('requests', this.lookups.events.get(key), key, eventKey); }
+  requestsBySubject(e: EventFields) { const key = subjectKey(e); return this.rows<Request>('requests', this.lookups.subjects.get(key), key, subjectKey); }
+  autoRepliesTo(address: string, day: string) { return this.lookups.replies.get(k(lower(address), day)) ?? 0; }
   nextRecordId() { return this.maxRecordId + 1; }
   nextNoteId() { return this.maxNoteId + 1; }
   nextPersonId() { return this.maxPersonId + 1; }
