@@ -5,6 +5,7 @@
  * agreement.
  */
 import type { ErrorObject } from 'ajv';
+import type { Problem } from '../store/validate.js';
 
 const LABEL = '(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)';
 const DOMAIN = `^(?=.{1,253}$)(?:${LABEL}\\.)*${LABEL}$`;
@@ -35,7 +36,21 @@ export const CONFIG_SCHEMA = {
 
 const KNOWN = Object.keys(CONFIG_SCHEMA.properties);
 
-/** Every problem of a raw configuration object, each with its JSON path and what is expected. */
+/** A problem as one line: the key's path, what is wrong in words, and what the key expects. */
+export function describeConfigProblem(p: Problem): string {
+  const key = p.at.split('/')[1] ?? '';
+  const hint = (CONFIG_SCHEMA.properties as Record<string, { description?: string }>)[key]?.description;
+  if (p.keyword === 'additionalProperties') return `${p.at}: unknown key (known: ${KNOWN.join(', ')})`;
+  if (p.keyword === 'propertyNames') return `${p.at}: "${String(p.key)}" is not an email address`;
+  const what = p.keyword === 'pattern' ? `${JSON.stringify(p.value)} is not ${key === 'mailDomain' ? 'a domain name' : 'an email address'}` : p.message;
+  return `${p.at || '(top level)'}: ${what}${hint ? ` (${hint})` : ''}`;
+}
+
+/**
+ * Every problem of a raw configuration object, as ajv finds them (check-config's full report).
+ * A delivery checks the same schema without ajv (configProblems in ./config.ts, through
+ * ../store/validate.ts); a test keeps the two in agreement.
+ */
 export async function configSchemaProblems(raw: unknown): Promise<string[]> {
   const { default: Ajv } = await import('ajv');
   const ajv = new Ajv.default({ allErrors: true, strict: false });
@@ -51,18 +66,12 @@ export async function configSchemaProblems(raw: unknown): Promise<string[]> {
       if (branch[1] !== '0' || Array.isArray(valueAt(raw, e.instancePath))) continue;
       e.message = 'must be a string or a list of strings';
     }
-    const path = e.keyword === 'additionalProperties' && e.instancePath === ''
-      ? `/${String(e.params.additionalProperty)}` : e.instancePath || '(top level)';
-    const key = path.split('/')[1] ?? '';
-    if (seen.has(path)) continue;
-    seen.add(path);
-    const hint = (CONFIG_SCHEMA.properties as Record<string, { description?: string }>)[key]?.description;
-    const line = e.keyword === 'additionalProperties' && e.instancePath === ''
-      ? `${path}: unknown key (known: ${KNOWN.join(', ')})`
-      : e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.propertyName !== undefined)
-        ? `${path}: "${String(e.params.propertyName ?? e.propertyName)}" is not an email address`
-        : `${path}: ${e.keyword === 'pattern' ? `${JSON.stringify(valueAt(raw, e.instancePath))} is not ${key === 'mailDomain' ? 'a domain name' : 'an email address'}` : e.message}${hint ? ` (${hint})` : ''}`;
-    out.push(line);
+    const at = e.keyword === 'additionalProperties' && e.instancePath === ''
+      ? `/${String(e.params.additionalProperty)}` : e.instancePath;
+    if (seen.has(at)) continue;
+    seen.add(at);
+    const keyword = e.keyword === 'pattern' && e.propertyName !== undefined ? 'propertyNames' : e.keyword;
+    out.push(describeConfigProblem({ at, keyword, message: e.message ?? '', value: valueAt(raw, e.instancePath), key: String(e.params.propertyName ?? e.propertyName) }));
   }
   return out;
 }

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { type Schema, schemaProblems } from '../store/validate.js';
+import { CONFIG_SCHEMA, describeConfigProblem } from './config-schema.js';
 import { nothingToFind } from './config-search.js';
 
 /** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
@@ -34,48 +36,15 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS: Record<string, string> = {
-  store: 'string', mailDomain: 'string or list of strings', aliases: 'object', trustedAuthservIds: 'list of strings',
-  outbox: 'string', quarantine: 'string', sendmail: 'string', lockTimeoutMs: 'non-negative integer',
-  maxMessageBytes: 'positive integer', acknowledgements: 'boolean', maxAutoRepliesPerDay: 'non-negative integer',
-  maxAttachments: 'non-negative integer', parameterTrust: 'string "any" or "dmarc"',
-};
-
-const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
-const ADDRESS = /^[^\s@<>()\[\],;:"]+@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
-const isStringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-
-/** Every problem of a raw configuration object, each with its key and what was expected. */
+/**
+ * Every problem of a raw configuration object, each with its key and what the key expects:
+ * CONFIG_SCHEMA (./config-schema.ts), the one description of the configuration, checked
+ * without loading ajv (a delivery reads it every time).
+ */
 export function configProblems(raw: unknown): string[] {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ['the configuration is not an object of keys'];
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(raw)) {
-    const want = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined; // a key named `constructor` is unknown
-    if (!want) { problems.push(`${key}: unknown key (known: ${Object.keys(KEYS).join(', ')})`); continue; }
-    const ok =
-      want === 'string' ? typeof value === 'string' && value !== ''
-      : want === 'boolean' ? typeof value === 'boolean'
-      : want === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value)
-        && Object.values(value).every((v) => typeof v === 'string')
-      : want === 'list of strings' ? isStringList(value)
-      : want === 'string or list of strings' ? (typeof value === 'string' && value !== '') || (isStringList(value) && (value as string[]).length > 0)
-      : want === 'positive integer' ? Number.isInteger(value) && (value as number) > 0
-      : want === 'string "any" or "dmarc"' ? value === 'any' || value === 'dmarc'
-      : Number.isInteger(value) && (value as number) >= 0;
-    if (!ok) { problems.push(`${key}: expected a ${want}${want === 'object' ? ' of address → address strings' : ''}, got ${JSON.stringify(value)}`); continue; }
-    if (key === 'mailDomain') {
-      for (const d of ([] as string[]).concat(value as string | string[])) {
-        if (!DOMAIN.test(d.trim())) problems.push(`mailDomain: "${d}" is not a domain name (e.g. mail.4me.com)`);
-      }
-    }
-    if (key === 'aliases') {
-      for (const [from, to] of Object.entries(value as Record<string, string>)) {
-        if (!ADDRESS.test(from.trim())) problems.push(`aliases: "${from}" is not an email address`);
-        if (!ADDRESS.test(to.trim())) problems.push(`aliases.${from}: "${to}" is not an email address (the inbound address it stands for)`);
-      }
-    }
-  }
-  return problems;
+  const seen = new Set<string>();
+  return schemaProblems(CONFIG_SCHEMA as unknown as Schema, raw).filter((p) => !seen.has(p.at) && seen.add(p.at)).map(describeConfigProblem);
 }
 
 export interface LoadOptions { configFile?: string; store?: string; cwd?: string }
