@@ -1,9 +1,9 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { realpath, rename, stat, unlink } from 'node:fs/promises';
+import { realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Decision } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
-import { finalName, injected, isTempName, syncDir, type TempFile, writeTemp } from './durable.js';
+import { finalName, injected, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from './durable.js';
 import { StoreFile } from './file.js';
 import { StoreIndex } from './indexes.js';
 import { type HeldLock, lock, staleMs } from './lock.js';
@@ -46,9 +46,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * half of the bytes, as a full disk does), both with ENOSPC. Unset in normal use.
  */
 const FAULT = process.env.M4ME_FAULT;
-
-/** At most this many files of a checkpoint have their data sync under way at once (open descriptors). */
-const MAX_SYNCING = 256;
 
 /**
  * The JSON file store: opened once (./file.ts: read whole, or through the index saved beside
@@ -187,7 +184,6 @@ export class Store {
   async apply(decision: Decision, persist = true): Promise<void> {
     if (persist) {
       this.assertHeld(() => this.held?.refreshIfDue());
-      if (this.blobs.length + this.replies.length >= MAX_SYNCING) await this.settle();
       this.writeFiles(decision);
       this.dirty = true;
     }
@@ -218,8 +214,8 @@ export class Store {
   }
 
   // Small files, one after the other: written synchronously, which takes a batch a fraction
-  // of the CPU time (and none of the thread pool's hand-offs) that the asynchronous calls do;
-  // only their data sync runs in the thread pool, while the batch goes on.
+  // of the CPU time (and none of the thread pool's hand-offs) that the asynchronous calls do.
+  // They are synced together at the checkpoint (./durable.ts).
   private writeFiles(decision: Decision): void {
     try {
       for (const f of decision.files) this.writeBlob(f.sha256, f.content);
@@ -255,15 +251,6 @@ export class Store {
     this.folders.add(path);
   }
 
-  /** Waits for the data sync of every file written so far. */
-  private async settle(): Promise<void> {
-    try {
-      for (const f of [...this.blobs, ...this.replies]) await f.synced;
-    } catch (err) {
-      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
-    }
-  }
-
   /**
    * Commits every change since the last checkpoint, durably, in this order: the data of the
    * new files synced (together: their syncs ran while the batch went on); attachments renamed
@@ -275,20 +262,23 @@ export class Store {
   async checkpoint(): Promise<void> {
     this.assertHeld(() => undefined);
     if (!this.dirty) return;
-    await this.settle();
     try {
-      for (const f of this.blobs) {
-        renameSync(f.tmp, f.path);
-        this.placed.push(f.path);
-      }
       const dirs = new Set<string>();
       for (const f of this.blobs) dirs.add(dirname(f.path));
       if (this.replies.length) dirs.add(this.paths.outbox);
       for (const d of this.madeDirs) dirs.add(dirname(d));
-      for (const d of dirs) syncDir(d);
+      await makeDurable([...this.blobs, ...this.replies], dirs, () => {
+        for (const f of this.blobs) {
+          if (f.placed) continue;
+          renameSync(f.tmp, f.path);
+          f.placed = true;
+          this.placed.push(f.path);
+        }
+      });
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
     }
+    this.assertHeld(() => undefined);
     try {
       // Nothing to write when the file already holds exactly this (a duplicate, say).
       if (this.file.needsWrite) {
@@ -327,10 +317,7 @@ export class Store {
     this.blobs = [];
     this.replies = [];
     this.placed = [];
-    for (const f of orphans) {
-      await f.synced.catch(() => undefined); // its descriptor closed first
-      await unlink(f.tmp).catch(() => undefined);
-    }
+    for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
     for (const path of placed) await unlink(path).catch(() => undefined);
     // For the next process: the index of a large store, saved while the lock is still held
     // (and only when the file holds every change: after an error it is left as it was).
@@ -368,9 +355,7 @@ export function blobPath(paths: StorePaths, sha256: string): string {
 export async function atomicWrite(path: string, content: string | Buffer): Promise<void> {
   const f = writeTemp(path, content);
   try {
-    await f.synced;
-    await rename(f.tmp, path);
-    syncDir(dirname(path));
+    await makeDurable([f], new Set([dirname(path)]), () => renameSync(f.tmp, path));
   } catch (err) {
     await unlink(f.tmp).catch(() => undefined); // never leave a partial file behind (disk full)
     throw err;
