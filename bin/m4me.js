@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 // The m4me executable: the compiled CLI lives in dist/ (built by `npm install` / `npm run build`),
 // bundled into one module (dist/cli/m4me.js): a delivery resolves and reads one file, not forty.
-// A batch writes its attachment and reply files, and syncs them, in the thread pool while it
-// goes on (src/store/durable.ts); those threads mostly wait for the disk, so more of them than
-// libuv's 4 keep the batch's input reads from queueing behind them. Read when the pool starts.
-process.env.UV_THREADPOOL_SIZE ??= '16';
 import('../dist/cli/m4me.js').then(
   async ({ main }) => {
     const code = await main(process.argv);
