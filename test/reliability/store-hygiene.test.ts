@@ -53,6 +53,11 @@ describe('store file hygiene', () => {
     const ids = readStore(target).inbound.map((e) => e.message_id);
     expect(ids).toEqual(expect.arrayContaining(['link1@t', 'link2@t']));
     expect(readdirSync(join(dir, 'data')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // `init --force` through the link replaces the target, and keeps the link.
+    const init = await runCli(['init', '--force', '--quiet', '--store', link]);
+    expect(init.code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readStore(target).inbound).toEqual([]);
   });
 });
 
