@@ -10,6 +10,7 @@ import { type HeldLock, lock, staleMs } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import type { Table } from './table.js';
+import { WriterThread } from './writer.js';
 
 export interface StorePaths { store: string; outbox: string; files: string }
 
@@ -47,6 +48,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const FAULT = process.env.M4ME_FAULT;
 
+/** Replies after the first this many of a run are created by a writer thread (a batch's). */
+const WRITER_AFTER = 4;
+
 /**
  * The JSON file store: opened once (./file.ts: read whole, or through the index saved beside
  * a large store), indexed (./indexes.ts), changed in memory by `apply`, and written atomically
@@ -66,6 +70,9 @@ export class Store {
   private replies: TempFile[] = [];
   /** Attachments renamed into place for the commit under way: removed if it fails. */
   private placed: string[] = [];
+  /** Creates a batch's reply files (./writer.ts); started by the batch's fifth reply. */
+  private writer: WriterThread | null = null;
+  private repliesWritten = 0;
   /** Folders made since the last commit: their parents get the new names synced. */
   private madeDirs = new Set<string>();
   index!: StoreIndex;
@@ -220,7 +227,11 @@ export class Store {
     try {
       for (const f of decision.files) this.writeBlob(f.sha256, f.content);
       if (decision.outgoing.length) this.folder(this.paths.outbox);
-      for (const m of decision.outgoing) this.replies.push(writeTemp(join(this.paths.outbox, outboxFileName(m)), renderOutgoing(m)));
+      for (const m of decision.outgoing) {
+        const path = join(this.paths.outbox, outboxFileName(m));
+        if (++this.repliesWritten > WRITER_AFTER) this.replies.push((this.writer ??= new WriterThread()).write(path, renderOutgoing(m)));
+        else this.replies.push(writeTemp(path, renderOutgoing(m)));
+      }
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
     }
@@ -263,6 +274,7 @@ export class Store {
     this.assertHeld(() => undefined);
     if (!this.dirty) return;
     try {
+      await this.writer?.flush();
       const dirs = new Set<string>();
       for (const f of this.blobs) dirs.add(dirname(f.path));
       if (this.replies.length) dirs.add(this.paths.outbox);
@@ -317,6 +329,12 @@ export class Store {
     this.blobs = [];
     this.replies = [];
     this.placed = [];
+    // The writer thread's files are all written (or failed) before any is removed.
+    if (this.writer) {
+      await this.writer.flush().catch(() => undefined);
+      await this.writer.close().catch(() => undefined);
+      this.writer = null;
+    }
     for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
     for (const path of placed) await unlink(path).catch(() => undefined);
     // For the next process: the index of a large store, saved while the lock is still held
