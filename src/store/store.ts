@@ -273,6 +273,9 @@ export class Store {
   async checkpoint(): Promise<void> {
     this.assertHeld(() => undefined);
     if (!this.dirty) return;
+    // Nothing goes in place beside the store (attachments renamed over equal ones another
+    // process may have stored) unless the lock is still this process's.
+    this.assertHeld(() => this.held?.held());
     try {
       await this.writer?.flush();
       const dirs = new Set<string>();
@@ -336,7 +339,9 @@ export class Store {
       this.writer = null;
     }
     for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
-    for (const path of placed) await unlink(path).catch(() => undefined);
+    // Attachments put in place for a commit that failed: gone with it, unless the lock was
+    // lost (then a process that took it over may have stored and named the same content).
+    if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
     // For the next process: the index of a large store, saved while the lock is still held
     // (and only when the file holds every change: after an error it is left as it was).
     if (this.held && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
