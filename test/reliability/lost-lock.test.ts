@@ -9,9 +9,10 @@
  * with 75 for the rest). The stale time is made small with M4ME_LOCK_STALE_MS.
  */
 import { describe, expect, test } from '@jest/globals';
-import { existsSync } from 'node:fs';
-import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
-import { startCli, until } from './helpers.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DEMO_NOW, demoStoreFile, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { mailWithAttachment, sha256, startCli, until } from './helpers.js';
 import { workload } from './workload.js';
 
 const STALE_MS = 2000;
@@ -35,8 +36,9 @@ describe('lost lock', () => {
     let single;
     try {
       await sleep(STALE_MS + 1000);
+      // With the same attachment as the batch's first message: both write that file.
       single = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW],
-        { stdin: eml({ id: 'single-delivery@t', subject: 'Delivered while the batch was stopped' }), env });
+        { stdin: mailWithAttachment('single-delivery@t', Buffer.from('attachment 0 '.repeat(40)), { subject: 'Delivered while the batch was stopped' }), env });
     } finally {
       batch.kill('SIGCONT');
     }
@@ -61,6 +63,10 @@ describe('lost lock', () => {
       expect(run.stderr.trim()).toMatch(/^4\.3\.0 m4me: lost the lock on store .*$/);
     } else {
       expect(reported).toHaveLength(300);
+    }
+    // Every attachment a note names is there, whole.
+    for (const a of final.notes.flatMap((n) => n.attachments ?? [])) {
+      expect(sha256(readFileSync(join(dirname(store), a.path)))).toBe(a.sha256);
     }
     expect(existsSync(lock)).toBe(false);
   }, 60_000);
