@@ -9,8 +9,8 @@
  *   a message the store never recorded waits in the outbox forever.
  */
 import { describe, expect, test } from '@jest/globals';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir, testIf } from '../helpers/cli.js';
 import { expectOneStatusLine, startCli, until } from './helpers.js';
 import { workload } from './workload.js';
@@ -116,4 +116,26 @@ describe('a killed run', () => {
     expect(list.code).toBe(0);
     expect(jsonLines(list.stdout)).toHaveLength(1);
   }, 60_000);
+
+  test('a reply whose commit came but whose rename did not is put in place; a dead process\'s temp files go', async () => {
+    const store = demoStoreFile(tempDir());
+    const outbox = `${store}.outbox`;
+    const first = await deliver(store, eml({ id: 'committed@t', subject: 'Committed' }));
+    expect(first.code).toBe(0);
+    const [eml1] = readdirSync(outbox);
+    // As a process killed between its commit and its renames leaves it; and leftovers of
+    // processes killed before theirs (a reply, a store temp file).
+    renameSync(join(outbox, eml1!), join(outbox, `${eml1}.4242-deadbeef-1.tmp`));
+    writeFileSync(join(outbox, 'x.eml.4242-deadbeef-2.tmp'), 'Message-ID: <never-recorded@mail.4me.com>\r\n\r\nhalf');
+    writeFileSync(join(dirname(store), '.store.json.4242-deadbeef-3.tmp'), '{"accounts":');
+
+    const next = await deliver(store, eml({ id: 'next@t', subject: 'Next' }));
+    expect(next.stderr).toBe('');
+    expect(next.code).toBe(0);
+    const files = readdirSync(outbox).sort();
+    expect(files).toHaveLength(2);
+    expect(files).toContain(eml1);
+    expect(files.every((f) => f.endsWith('.eml'))).toBe(true);
+    expect(readdirSync(dirname(store)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
 });
