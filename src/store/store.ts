@@ -160,9 +160,11 @@ export class Store {
    */
   private recover(): void {
     const storeDir = dirname(this.file.path);
-    const prefix = `.${basename(this.file.path)}.`;
+    const prefixes = [`.${basename(this.file.path)}.`, `${basename(this.file.path)}.index.`];
     try {
-      for (const n of readdirSync(storeDir)) if (n.startsWith(prefix) && isTempName(n)) unlinkSync(join(storeDir, n));
+      for (const n of readdirSync(storeDir)) {
+        if (isTempName(n) && prefixes.some((p) => n.startsWith(p))) unlinkSync(join(storeDir, n));
+      }
     } catch { /* best effort: a leftover temp file only takes space */ }
     let names: string[];
     try { names = readdirSync(this.paths.outbox); } catch { return; }
