@@ -37,14 +37,14 @@ export interface TempFile { tmp: string; path: string; placed?: boolean }
 
 /**
  * Writes `content` to a new temporary file beside `path`. Throws, leaving nothing behind, when
- * it fails. `M4ME_FAULT=write-file` (tests) fails it after half of the bytes, as a full disk does.
+ * it fails. `fault` (tests: M4ME_FAULT) fails it after half of the bytes, as a full disk does.
  */
-export function writeTemp(path: string, content: string | Buffer): TempFile {
+export function writeTemp(path: string, content: string | Buffer, fault = FAULT === 'write-file'): TempFile {
   const tmp = tempName(path);
   const bytes = typeof content === 'string' ? Buffer.from(content) : content;
   const fd = openSync(tmp, 'wx');
   try {
-    if (FAULT === 'write-file') {
+    if (fault) {
       writeAll(fd, bytes.subarray(0, bytes.length >> 1));
       throw injected();
     }

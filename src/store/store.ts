@@ -43,7 +43,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Test-only fault injection (test/reliability): `M4ME_FAULT=write-store` makes every store
- * write fail, `M4ME_FAULT=write-file` every attachment, outbox or quarantine file write (after
+ * write fail, `M4ME_FAULT=write-reply` every reply file after a run's first four (those of
+ * the writer thread: a disk that fills up during a batch), `M4ME_FAULT=write-file` every
+ * attachment, outbox or quarantine file write (after
  * half of the bytes, as a full disk does), both with ENOSPC. Unset in normal use.
  */
 const FAULT = process.env.M4ME_FAULT;
@@ -231,8 +233,11 @@ export class Store {
       if (decision.outgoing.length) this.folder(this.paths.outbox);
       for (const m of decision.outgoing) {
         const path = join(this.paths.outbox, outboxFileName(m));
-        if (++this.repliesWritten > WRITER_AFTER) this.replies.push((this.writer ??= new WriterThread()).write(path, renderOutgoing(m)));
-        else this.replies.push(writeTemp(path, renderOutgoing(m)));
+        if (++this.repliesWritten > WRITER_AFTER) {
+          this.replies.push((this.writer ??= new WriterThread()).write(path, renderOutgoing(m), FAULT === 'write-file' || FAULT === 'write-reply'));
+        } else {
+          this.replies.push(writeTemp(path, renderOutgoing(m)));
+        }
       }
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);

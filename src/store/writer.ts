@@ -26,7 +26,7 @@ parentPort.on('message', (m) => {
       for (let at = 0; at < n;) at += fs.writeSync(fd, b, at, n - at);
       fs.closeSync(fd);
       fd = -1;
-      if (fault) throw Object.assign(new Error('ENOSPC: no space left on device (M4ME_FAULT=write-file)'), { code: 'ENOSPC' });
+      if (fault) throw Object.assign(new Error('ENOSPC: no space left on device (M4ME_FAULT)'), { code: 'ENOSPC' });
     } catch (e) {
       if (fd >= 0) { try { fs.closeSync(fd); } catch {} }
       try { fs.unlinkSync(tmp); } catch {}
@@ -37,7 +37,6 @@ parentPort.on('message', (m) => {
 `;
 
 const GROUP = 32;
-const FAULT = process.env.M4ME_FAULT === 'write-file';
 
 export class WriterThread {
   private worker = new Worker(CODE, { eval: true });
@@ -63,10 +62,10 @@ export class WriterThread {
     this.waiting.clear();
   }
 
-  /** Queues `text` for a new temporary file beside `path`. */
-  write(path: string, text: string): TempFile {
+  /** Queues `text` for a new temporary file beside `path` (`fault`: tests, fail it as a full disk does). */
+  write(path: string, text: string, fault = false): TempFile {
     const tmp = tempName(path);
-    this.group.push([tmp, text, FAULT]);
+    this.group.push([tmp, text, fault]);
     if (this.group.length >= GROUP) this.post();
     return { tmp, path };
   }

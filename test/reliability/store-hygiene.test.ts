@@ -79,6 +79,22 @@ describe('results only after commit', () => {
   });
 });
 
+describe('a reply file failing in a batch', () => {
+  test('written by the writer thread: 75 with one line, nothing printed, store and outbox as they were', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const bytes = readFileSync(store);
+    // Twelve new requests: twelve acknowledgements, from the fifth on by the writer thread.
+    const batch = Array.from({ length: 12 }, (_, i) => `From ellen.brown@widget.example Mon Mar  2 08:00:00 2026\n${eml({ id: `reply-fail${i}@t`, subject: `Reply fails ${i}` })}\n`).join('');
+    const run = await deliver(store, batch, { M4ME_FAULT: 'write-reply' });
+    expect(run.code).toBe(75);
+    expectOneStatusLine(run.stderr, /^4\.3\.1 m4me: cannot write beside store .*no space left on device/);
+    expect(jsonLines(run.stdout)).toEqual([]);
+    expect(readFileSync(store).equals(bytes)).toBe(true);
+    expect(existsSync(`${store}.outbox`) ? readdirSync(`${store}.outbox`) : []).toEqual([]);
+  });
+});
+
 describe('a killed run', () => {
   test('outbox files written before the commit that never came are removed by the next run', async () => {
     const store = demoStoreFile(tempDir());
