@@ -1,4 +1,4 @@
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { emptyStore } from '../store/schema.js';
@@ -8,9 +8,11 @@ import { EX, UsageError } from './exit.js';
 export async function runInit(opts: { demo: boolean; store?: string; config?: string; force: boolean; quiet: boolean }): Promise<number> {
   // A configuration that is wrong is said so (exit 78), not passed over for a store in the current folder.
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
-  const path = opts.store ? resolve(opts.store) : config.store;
-  const exists = await stat(path).then(() => true, () => false);
-  if (exists && !opts.force) throw new UsageError(`${path} already exists (use --force to replace it)`);
+  const given = opts.store ? resolve(opts.store) : config.store;
+  const exists = await stat(given).then(() => true, () => false);
+  if (exists && !opts.force) throw new UsageError(`${given} already exists (use --force to replace it)`);
+  // A symlinked store is replaced at its target: the link stays.
+  const path = exists ? await realpath(given) : given;
   const data = opts.demo ? (await import('../store/demo.js')).demoStore() : emptyStore();
   try {
     await mkdir(dirname(path), { recursive: true });

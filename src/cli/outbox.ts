@@ -63,7 +63,7 @@ export async function runOutbox(opts: { store?: string; config?: string; send: b
   let unlock: (() => Promise<void>) | null = null;
   if (opts.send && !opts.dryRun && files.length) {
     try {
-      unlock = lock(join(config.outbox, '.send.lock'), { stale: 600_000, update: 60_000, onCompromised: () => undefined });
+      unlock = lock(join(config.outbox, '.send.lock'), { stale: 600_000, update: 60_000, onCompromised: () => undefined }).release;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new TempFailure('4.3.0', `another outbox --send is running on ${config.outbox}`);
       throw new TempFailure('4.3.0', `cannot lock outbox ${config.outbox}: ${describeIoError(err)}`);

@@ -210,22 +210,30 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     abort: inputs.length === 0 || inputs.includes('-') ? () => process.stdin.destroy() : undefined,
   });
 
+  // A result is printed only once the store change it reports is committed (on the disk):
+  // a run that ends in 75 never printed request_created for a message the MTA will retry.
+  const commit = async () => {
+    await (store as Store | null)?.checkpoint();
+    await out.commit();
+  };
+  let finished = false;
   try {
     for await (const raw of messages) {
       count++;
       bytes += raw.raw.length;
       const t = performance.now();
-      for (const r of await handle(raw)) await out.result(r);
+      for (const r of await handle(raw)) out.result(r);
       out.messages++;
       times.message(raw.input, performance.now() - t);
       await progress?.update(count, bytes);
       if (++sinceCheckpoint >= CHECKPOINT_MESSAGES || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
-        await (store as Store | null)?.checkpoint();
+        await commit();
         sinceCheckpoint = 0;
         lastCheckpoint = Date.now();
       }
     }
-    await (store as Store | null)?.checkpoint();
+    await commit();
+    finished = true;
   } catch (err) {
     if (err instanceof InputError) throw new UsageError(err.message);
     throw err;
@@ -234,7 +242,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     await (poolStarting as Promise<void> | null)?.catch(() => undefined);
     await (pool as ParsePool | null)?.close();
     await (store as Store | null)?.release();
-    await out.end((Date.now() - started) / 1000, times);
+    if (finished) await out.end((Date.now() - started) / 1000, times);
   }
   // A single delivery that could not be read bounces (65); in a batch the summary counts it.
   if (count === 1 && failed === 1) {
@@ -269,22 +277,33 @@ class Output {
     return new Output(opts, (r) => renderResult(r, opts.explain, name), renderSummary);
   }
 
-  async result(r: Result): Promise<void> {
+  /** Adds a result; it is printed by the next `commit`. */
+  result(r: Result): void {
     this.total++;
     this.counts[r.outcome] = (this.counts[r.outcome] ?? 0) + 1;
     const line = `${this.render ? this.render(r) : JSON.stringify(r)}\n`;
     // A UTF-16 unit takes at most 3 bytes in UTF-8.
-    if (this.used + line.length * 3 > this.chunk.length) await this.flush();
-    if (line.length * 3 > this.chunk.length) await this.write(line);
+    if (this.used + line.length * 3 > this.chunk.length) this.seal();
+    if (line.length * 3 > this.chunk.length) this.sealed.push(Buffer.from(line));
     else this.used += this.chunk.write(line, this.used);
   }
 
-  private async flush(): Promise<void> {
+  /** Full chunks waiting for the commit of the changes they report. */
+  private sealed: Buffer[] = [];
+
+  private seal(): void {
     if (!this.used) return;
-    const full = this.chunk.subarray(0, this.used);
+    this.sealed.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
     this.used = 0;
-    await this.write(full);
+  }
+
+  /** Prints every result added so far: their changes are committed. */
+  async commit(): Promise<void> {
+    this.seal();
+    const ready = this.sealed;
+    this.sealed = [];
+    for (const b of ready) await this.write(b);
   }
 
   private async write(data: Buffer | string): Promise<void> {
@@ -301,7 +320,7 @@ class Output {
 
   /** The summary goes to stderr: stdout holds the results alone, to pipe or page. */
   async end(seconds: number, times: StageTimes): Promise<void> {
-    await this.flush();
+    await this.commit();
     if (!this.summary || this.opts.quiet) return;
     if (this.total > 1) {
       const replies = this.opts.replies === 'none' || (this.opts.replies === undefined && this.opts.clock === 'message')

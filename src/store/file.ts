@@ -11,9 +11,10 @@
  * the file. With it, a delivery parses only the small reference collections and the rows its
  * lookups return, instead of the whole document.
  */
-import { close, closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, type Stats, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseJsonBytes } from './big-json.js';
+import { syncDir, tempName } from './durable.js';
 import { type Collection, IndexSource, RESIDENT, type SavedLookups, type Tables } from './indexes.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import { type Places, type RowReader, type RowWriter, Table } from './table.js';
@@ -175,15 +176,19 @@ export class StoreFile implements RowReader {
 
   /**
    * Writes the document to a temporary file beside the store and renames it over the store.
-   * Tables learn their new places only once the rename is done; on any error nothing changes.
+   * Before the rename the new file gets the old one's mode and owner and its bytes are synced,
+   * and `beforeCommit` runs (the lock check: it throws when another process holds the lock now);
+   * after it, the folder is synced. Tables learn their new places only once the rename is done;
+   * on any error nothing changes and the temporary file is removed.
    */
-  write(fault?: () => void): void {
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
-    const out = new FileWriter(tmp, this);
+  write(opts: { fault?: () => void; beforeCommit?: () => void; progress?: () => void } = {}): void {
+    const tmp = tempName(join(dirname(this.path), `.${basename(this.path)}`));
+    const old = statSync(this.path);
+    const out = new FileWriter(tmp, this, opts.progress);
     const placed: [Table, Places][] = [];
     const ranges: [number, number][] = [];
     try {
-      fault?.();
+      opts.fault?.();
       out.text('{');
       this.entries.forEach((e, n) => {
         out.text(`${n ? ',' : ''}${JSON.stringify(e.name)}:`);
@@ -194,13 +199,15 @@ export class StoreFile implements RowReader {
         ranges.push([start, out.offset]);
       });
       out.text('}');
-      out.close();
+      out.close(old);
+      opts.beforeCommit?.();
       renameSync(tmp, this.path);
     } catch (err) {
       out.abort();
       try { unlinkSync(tmp); } catch { /* not there */ }
       throw err;
     }
+    syncDir(dirname(this.path));
     // The new file is in place: everything refers to it from now on. The old one goes with
     // the last descriptor on it: closed in the background, as freeing its blocks takes a while.
     if (this.fd !== null) close(this.fd, () => undefined);
@@ -255,7 +262,7 @@ export class StoreFile implements RowReader {
       entries: this.entries.map((e) => [e.name, e.start, e.end, e.table ? 1 : 0]),
       places, rows: lk.rows, maxRecordId: lk.maxRecordId, maxNoteId: lk.maxNoteId, sections,
     };
-    const tmp = `${this.indexPath}.${process.pid}.tmp`;
+    const tmp = tempName(this.indexPath);
     try {
       const fd = openSync(tmp, 'w');
       try {
@@ -302,8 +309,8 @@ class FileWriter implements RowWriter {
   private used = 0;
   offset = 0;
 
-  constructor(path: string, private readonly from: StoreFile) {
-    this.fd = openSync(path, 'w');
+  constructor(path: string, private readonly from: StoreFile, private readonly progress?: () => void) {
+    this.fd = openSync(path, 'wx');
   }
 
   text(s: string): void {
@@ -332,8 +339,11 @@ class FileWriter implements RowWriter {
     this.offset += end - start;
   }
 
-  close(): void {
+  /** Flushes, gives the file `like`'s mode and owner, syncs it to the disk and closes it. */
+  close(like: Stats): void {
     this.flush();
+    keepModeAndOwner(this.fd, like);
+    fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
   }
@@ -345,9 +355,28 @@ class FileWriter implements RowWriter {
   private flush(): void {
     if (this.used) this.put(this.buf, this.used);
     this.used = 0;
+    this.progress?.(); // a store of hundreds of MB takes a while: the lock is refreshed meanwhile
   }
 
   private put(b: Buffer, len: number): void {
     for (let at = 0; at < len;) at += writeSync(this.fd, b, at, len - at);
+  }
+}
+
+/**
+ * The new store file gets the mode and the owner of the one it replaces: a delivery (or an
+ * operator running m4me as root) must not leave a store its owner can no longer write, or
+ * one others can suddenly read. An owner this process cannot give it is an error (the
+ * caller defers); only a group it cannot give is let go, as the mode still applies.
+ */
+function keepModeAndOwner(fd: number, like: Stats): void {
+  const st = fstatSync(fd);
+  if ((st.mode & 0o7777) !== (like.mode & 0o7777)) fchmodSync(fd, like.mode & 0o7777);
+  if (st.uid === like.uid && st.gid === like.gid) return;
+  try {
+    fchownSync(fd, like.uid, like.gid);
+  } catch (err) {
+    if (st.uid === like.uid) return;
+    throw Object.assign(new Error(`it belongs to uid ${like.uid} and this process (uid ${st.uid}) cannot give the new file that owner: run m4me as the store's owner`), { cause: err });
   }
 }

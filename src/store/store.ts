@@ -1,16 +1,18 @@
-import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import type { Decision, OutgoingMail } from '../engine/types.js';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { realpath, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Decision } from '../engine/types.js';
 import { describeIoError, ioStatus, TempFailure } from './errors.js';
+import { finalName, injected, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from './durable.js';
 import { StoreFile } from './file.js';
 import { RESIDENT, StoreIndex } from './indexes.js';
 import { jsonErrorPlace } from './json-error.js';
-import { lock } from './lock.js';
+import { type HeldLock, lock, staleMs } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import type { Table } from './table.js';
 import { collectionProblems } from './validate.js';
+import { WriterThread } from './writer.js';
 
 export interface StorePaths { store: string; outbox: string; files: string }
 
@@ -43,12 +45,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Test-only fault injection (test/reliability): `M4ME_FAULT=write-store` makes every store
- * write fail, `M4ME_FAULT=write-file` every attachment, outbox or quarantine file write (after
+ * write fail, `M4ME_FAULT=write-reply` every reply file after a run's first four (those of
+ * the writer thread: a disk that fills up during a batch), `M4ME_FAULT=write-file` every
+ * attachment, outbox or quarantine file write (after
  * half of the bytes, as a full disk does), both with ENOSPC. Unset in normal use.
  */
 const FAULT = process.env.M4ME_FAULT;
-const injected = (): NodeJS.ErrnoException =>
-  Object.assign(new Error(`ENOSPC: no space left on device (M4ME_FAULT=${FAULT})`), { code: 'ENOSPC' });
+
+/** Replies after the first this many of a run are created by a writer thread (a batch's). */
+const WRITER_AFTER = 4;
 
 /**
  * The JSON file store: opened once (./file.ts: read whole, or through the index saved beside
@@ -57,11 +62,23 @@ const injected = (): NodeJS.ErrnoException =>
  * lock file that every m4me process respects.
  */
 export class Store {
-  private unlock: (() => Promise<void>) | null = null;
+  private held: HeldLock | null = null;
   private compromised: Error | null = null;
   private dirty = false;
-  /** Attachment and outbox files written since the last checkpoint: removed if it never comes. */
-  private unsaved: string[] = [];
+  /**
+   * Files written for changes not yet committed, under temporary names: attachments are
+   * renamed into place just before the store commit, replies just after it (so the outbox
+   * never holds a reply the store does not record). Removed if the commit never comes.
+   */
+  private blobs: TempFile[] = [];
+  private replies: TempFile[] = [];
+  /** Attachments renamed into place for the commit under way: removed if it fails. */
+  private placed: string[] = [];
+  /** Creates a batch's reply files (./writer.ts); started by the batch's fifth reply. */
+  private writer: WriterThread | null = null;
+  private repliesWritten = 0;
+  /** Folders made since the last commit: their parents get the new names synced. */
+  private madeDirs = new Set<string>();
   index!: StoreIndex;
 
   private constructor(readonly paths: StorePaths, private file: StoreFile) {}
@@ -75,17 +92,21 @@ export class Store {
 
   /** Opens the store; with `lockTimeoutMs` it first takes the lock, waiting up to that long. */
   static async open(paths: StorePaths, opts: { lock: boolean; lockTimeoutMs: number }): Promise<Store> {
-    const store = new Store(paths, new StoreFile(paths.store));
     let st;
+    let real: string;
     try {
       st = await stat(paths.store);
+      // A symlinked store is written beside its target and renamed over it: the link stays.
+      real = await realpath(paths.store);
     } catch (err) {
       throw new TempFailure('4.3.5', `store ${paths.store} ${describeIoError(err)} (create it with: m4me init --store ${paths.store})`);
     }
     if (!st.isFile()) throw new TempFailure('4.3.5', `store ${paths.store} is not a file`);
-    if (opts.lock) await store.lock(opts.lockTimeoutMs);
+    const store = new Store(paths, new StoreFile(real));
+    if (opts.lock) await store.lock(`${real}.lock`, opts.lockTimeoutMs);
     try {
       await store.load();
+      if (opts.lock) store.recover();
     } catch (err) {
       await store.release();
       throw err;
@@ -93,14 +114,14 @@ export class Store {
     return store;
   }
 
-  private async lock(timeoutMs: number): Promise<void> {
+  private async lock(lockPath: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         // proper-lockfile's protocol (./lock.ts), as `lockfile.lock(store, { realpath: false,
         // lockfilePath: `${store}.lock`, stale: 15000, update: 5000 })` takes it.
-        this.unlock = lock(`${this.paths.store}.lock`, {
-          stale: 15000, update: 5000, onCompromised: (err) => { this.compromised = err; },
+        this.held = lock(lockPath, {
+          stale: staleMs(), update: 5000, onCompromised: (err) => { this.compromised = err; },
         });
         return;
       } catch (err) {
@@ -145,12 +166,46 @@ export class Store {
   }
 
   /**
+   * What a process killed (or stopped and overtaken) before its commit left, removed under the
+   * lock, so no other writer is at work: its temporary store files, and the replies it wrote
+   * for a commit that never came. A reply whose commit did come (killed between the commit and
+   * the renames) is put in place instead. Costs a readdir of two folders when there is nothing.
+   */
+  private recover(): void {
+    const storeDir = dirname(this.file.path);
+    const prefixes = [`.${basename(this.file.path)}.`, `${basename(this.file.path)}.index.`];
+    try {
+      for (const n of readdirSync(storeDir)) {
+        if (isTempName(n) && prefixes.some((p) => n.startsWith(p))) unlinkSync(join(storeDir, n));
+      }
+    } catch { /* best effort: a leftover temp file only takes space */ }
+    let names: string[];
+    try { names = readdirSync(this.paths.outbox); } catch { return; }
+    const left = names.filter((n) => n.endsWith('.tmp') && isTempName(n) && finalName(n).endsWith('.eml'));
+    if (!left.length) return;
+    const recorded = new Set(this.index.tables.auto_replies.all().map((r) => (r as { message_id?: string }).message_id));
+    try {
+      for (const n of left) {
+        const path = join(this.paths.outbox, n);
+        const id = messageIdOf(path);
+        if (id && recorded.has(id)) renameSync(path, finalName(path));
+        else unlinkSync(path);
+      }
+      syncDir(this.paths.outbox);
+    } catch (err) {
+      throw new TempFailure(ioStatus(err), `cannot clean up outbox ${this.paths.outbox}: ${describeIoError(err)}`);
+    }
+  }
+
+  /**
    * Applies a decision in memory; unless `persist` is false, first writes its attachment and
-   * outbox files. Both are named by content or by a deterministic Message-ID, so applying the
-   * same decision again after a crash overwrites them rather than doubling them.
+   * outbox files (under temporary names, their data syncing; see checkpoint). Both are named by
+   * content or by a deterministic Message-ID, so applying the same decision again after a crash
+   * overwrites them rather than doubling them.
    */
   async apply(decision: Decision, persist = true): Promise<void> {
     if (persist) {
+      this.assertHeld(() => this.held?.refreshIfDue());
       this.writeFiles(decision);
       this.dirty = true;
     }
@@ -184,49 +239,51 @@ export class Store {
     this.dirty = true;
   }
 
+  /** Runs a lock check; a lost lock is a temporary failure (75): the store is not written. */
+  private assertHeld(check: () => void): void {
+    if (this.compromised) throw this.lostLock();
+    try { check(); } catch (err) {
+      this.compromised ??= err as Error;
+      throw this.lostLock();
+    }
+  }
+
+  private lostLock(): TempFailure {
+    return new TempFailure('4.3.0', `lost the lock on store ${this.paths.store} (${this.compromised?.message}): another m4me process took it over; nothing since the last commit was written`);
+  }
+
   // Small files, one after the other: written synchronously, which takes a batch a fraction
   // of the CPU time (and none of the thread pool's hand-offs) that the asynchronous calls do.
+  // They are synced together at the checkpoint (./durable.ts).
   private writeFiles(decision: Decision): void {
     try {
       for (const f of decision.files) this.writeBlob(f.sha256, f.content);
       if (decision.outgoing.length) this.folder(this.paths.outbox);
       for (const m of decision.outgoing) {
-        const path = this.outboxPath(m);
-        atomicWriteSync(path, renderOutgoing(m));
-        this.unsaved.push(path);
+        const path = join(this.paths.outbox, outboxFileName(m));
+        if (++this.repliesWritten > WRITER_AFTER) {
+          this.replies.push((this.writer ??= new WriterThread()).write(path, renderOutgoing(m), FAULT === 'write-file' || FAULT === 'write-reply'));
+        } else {
+          this.replies.push(writeTemp(path, renderOutgoing(m)));
+        }
       }
     } catch (err) {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
     }
   }
 
-  /** Outbox file names by their part after the time stamp (kind and Message-ID), read once. */
-  private outboxNames: Map<string, string> | null = null;
-
-  /**
-   * Where a reply goes: the file it already has when a killed run wrote it but not the store
-   * (named with that run's time stamp), so the retry overwrites it instead of doubling it.
-   */
-  private outboxPath(m: OutgoingMail): string {
-    const stable = (name: string) => name.replace(/^\d+-/, '');
-    if (!this.outboxNames) {
-      this.outboxNames = new Map();
-      for (const n of readdirSync(this.paths.outbox)) this.outboxNames.set(stable(n), n);
-    }
-    const name = outboxFileName(m);
-    const existing = this.outboxNames.get(stable(name));
-    if (!existing) this.outboxNames.set(stable(name), name);
-    return join(this.paths.outbox, existing ?? name);
-  }
+  /** Attachments written for the commit under way, by path (one file for equal attachments). */
+  private blobPaths = new Set<string>();
 
   private writeBlob(sha256: string, content: Buffer): void {
     const path = join(this.paths.files, sha256.slice(0, 2), sha256);
+    if (this.blobPaths.has(path)) return;
     let size = -1;
     try { size = statSync(path).size; } catch { /* not there yet */ }
     if (size === content.length) return;
     this.folder(dirname(path));
-    atomicWriteSync(path, content);
-    this.unsaved.push(path);
+    this.blobs.push(writeTemp(path, content));
+    this.blobPaths.add(path);
   }
 
   /** Folders made (or found) already: each is made once per run. */
@@ -234,25 +291,69 @@ export class Store {
 
   private folder(path: string): void {
     if (this.folders.has(path)) return;
-    mkdirSync(path, { recursive: true });
+    // The first folder mkdir made, if any: it and those under it are new names to sync.
+    const made = mkdirSync(path, { recursive: true });
+    if (made) for (let d = path; d.length >= made.length; d = dirname(d)) this.madeDirs.add(d);
     this.folders.add(path);
   }
 
-  /** Writes the store if anything changed since the last checkpoint. */
+  /**
+   * Commits every change since the last checkpoint, durably, in this order: the data of the
+   * new files synced (together: their syncs ran while the batch went on); attachments renamed
+   * into place; every folder with a new name synced once; the store written, synced, checked to
+   * be still under this process's lock, renamed, its folder synced (the commit); then the
+   * replies renamed into the outbox and the outbox synced. Only then may the caller report the
+   * messages as done (exit 0, results printed).
+   */
   async checkpoint(): Promise<void> {
-    if (this.compromised) {
-      throw new TempFailure('4.3.0', `lost the lock on store ${this.paths.store}: ${this.compromised.message}`);
-    }
+    this.assertHeld(() => undefined);
     if (!this.dirty) return;
+    // Nothing goes in place beside the store (attachments renamed over equal ones another
+    // process may have stored) unless the lock is still this process's.
+    this.assertHeld(() => this.held?.held());
+    try {
+      await this.writer?.flush();
+      const dirs = new Set<string>();
+      for (const f of this.blobs) dirs.add(dirname(f.path));
+      if (this.replies.length) dirs.add(this.paths.outbox);
+      for (const d of this.madeDirs) dirs.add(dirname(d));
+      await makeDurable([...this.blobs, ...this.replies], dirs, () => {
+        for (const f of this.blobs) {
+          if (f.placed) continue;
+          renameSync(f.tmp, f.path);
+          f.placed = true;
+          this.placed.push(f.path);
+        }
+      });
+    } catch (err) {
+      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
+    }
+    this.assertHeld(() => undefined);
     try {
       // Nothing to write when the file already holds exactly this (a duplicate, say).
-      if (this.file.needsWrite) this.file.write(FAULT === 'write-store' ? () => { throw injected(); } : undefined);
+      if (this.file.needsWrite) {
+        this.file.write({
+          fault: FAULT === 'write-store' ? () => { throw injected(); } : undefined,
+          progress: () => this.assertHeld(() => this.held?.refreshIfDue()),
+          beforeCommit: () => this.assertHeld(() => this.held?.held()),
+        });
+      }
     } catch (err) {
-      // The temporary file (`.<name>.tmp`) is removed by the writer: a full disk keeps no partial one.
+      if (err instanceof TempFailure) throw err;
+      // The temporary file is removed by the writer: a full disk keeps no partial one.
       throw new TempFailure(ioStatus(err), `cannot write store ${this.paths.store}: ${describeIoError(err)}; it was left as it was`);
     }
+    // Committed. A reply that cannot be renamed now is put in place by the next run (recover).
+    try {
+      for (const f of this.replies) renameSync(f.tmp, f.path);
+      if (this.replies.length) syncDir(this.paths.outbox);
+    } catch { /* recovered by the next run */ }
     this.dirty = false;
-    this.unsaved = [];
+    this.blobs = [];
+    this.replies = [];
+    this.placed = [];
+    this.blobPaths.clear();
+    this.madeDirs.clear();
   }
 
   /**
@@ -261,16 +362,41 @@ export class Store {
    * exist waits in the outbox; a retry writes them again under the same names.
    */
   async release(): Promise<void> {
-    const orphans = this.unsaved;
-    this.unsaved = [];
-    for (const path of orphans) await unlink(path).catch(() => undefined);
+    const orphans = [...this.blobs, ...this.replies];
+    const placed = this.placed;
+    this.blobs = [];
+    this.replies = [];
+    this.placed = [];
+    // The writer thread's files are all written (or failed) before any is removed.
+    if (this.writer) {
+      await this.writer.flush().catch(() => undefined);
+      await this.writer.close().catch(() => undefined);
+      this.writer = null;
+    }
+    for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
+    // Attachments put in place for a commit that failed: gone with it, unless the lock was
+    // lost (then a process that took it over may have stored and named the same content).
+    if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
     // For the next process: the index of a large store, saved while the lock is still held
     // (and only when the file holds every change: after an error it is left as it was).
-    if (this.unlock && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
+    if (this.held && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
     this.file.close();
-    const unlock = this.unlock;
-    this.unlock = null;
-    if (unlock) await unlock().catch(() => undefined);
+    const held = this.held;
+    this.held = null;
+    if (held) await held.release().catch(() => undefined);
+  }
+}
+
+/** The Message-ID of an outbox file, from its header block (m4me writes it on one line). */
+function messageIdOf(path: string): string | null {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16384);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const head = buf.toString('utf8', 0, n).split('\r\n\r\n', 1)[0] ?? '';
+    return /^Message-ID: <([^>\r\n]+)>/im.exec(head)?.[1] ?? null;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -280,33 +406,16 @@ export function blobPath(paths: StorePaths, sha256: string): string {
   return `${base}/${sha256.slice(0, 2)}/${sha256}`;
 }
 
-/** atomicWrite, synchronously (for the many small files of a batch). */
-export function atomicWriteSync(path: string, content: string | Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    if (FAULT === 'write-file') {
-      writeFileSync(tmp, content.slice(0, content.length >> 1));
-      throw injected();
-    }
-    writeFileSync(tmp, content);
-    renameSync(tmp, path);
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* not written */ } // never leave a partial file behind (disk full)
-    throw err;
-  }
-}
-
+/**
+ * Writes a file durably under its final name (for the quarantine): temporary file, data
+ * synced, renamed, folder synced.
+ */
 export async function atomicWrite(path: string, content: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const f = writeTemp(path, content);
   try {
-    if (FAULT === 'write-file') {
-      await writeFile(tmp, content.slice(0, content.length >> 1));
-      throw injected();
-    }
-    await writeFile(tmp, content);
-    await rename(tmp, path);
+    await makeDurable([f], new Set([dirname(path)]), () => renameSync(f.tmp, path));
   } catch (err) {
-    await unlink(tmp).catch(() => undefined); // never leave a partial file behind (disk full)
+    await unlink(f.tmp).catch(() => undefined); // never leave a partial file behind (disk full)
     throw err;
   }
 }
