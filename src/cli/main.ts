@@ -161,6 +161,41 @@ Examples:
       process.exitCode = await runExport(type, opts);
     });
 
+  p.command('log')
+    .description('the messages processed (the inbound ledger): when, from, to, Message-ID, outcome, rule, record')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--since <date>', 'only messages since: a date (2026-03-01), a time with offset, or an age (36h, 7d)')
+    .option('--from <address>', 'only messages from this address')
+    .option('--message-id <id>', 'only the message with this Message-ID')
+    .option('--outcome <outcome>', 'only this outcome: request_created, note_added, unchanged or rejected')
+    .option('--explain', 'with the trace each message was decided by', false)
+    .option('--json', 'one JSON object per message', false)
+    .addHelpText('after', `
+Examples:
+  m4me log --since 2h --from bob@corp.example
+  m4me log --message-id 'abc@mail.corp.example' --explain
+  m4me log --outcome rejected --since 7d --json`)
+    .action(async (opts) => {
+      const { runLog } = await import('./log.js');
+      process.exitCode = await runLog(opts);
+    });
+
+  p.command('compact')
+    .description('remove ledger entries, automatic replies and delivery log lines older than a date')
+    .requiredOption('--before <date>', 'a date (2026-01-01), a time with offset, or an age (90d)')
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--dry-run', 'say what would be removed, change nothing', false)
+    .addHelpText('after', `
+Examples:
+  m4me compact --before 90d --dry-run
+  m4me compact --before 2026-01-01`)
+    .action(async (opts) => {
+      const { runCompact } = await import('./log.js');
+      process.exitCode = await runCompact(opts);
+    });
+
   const quarantine = p.command('quarantine')
     .description('messages that could not be read as email, kept whole: list them, or process them again');
   quarantine.command('list')

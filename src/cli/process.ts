@@ -176,7 +176,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       times.add('decide', t2 - t1);
       times.rule(decision.trace, decision.traceMs);
       decision.warnings.push(...clockWarnings);
-      await store.apply(decision, !opts.dryRun);
+      await store.apply(decision, !opts.dryRun, { from: email.from?.address ?? null, subject: email.subject });
       out.replies += decision.outgoing.length;
       times.add('store', performance.now() - t2);
       results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));

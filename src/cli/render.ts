@@ -31,6 +31,14 @@ function outcomeText(r: Result, teamName: TeamName): string {
   }
 }
 
+/** The trace as --explain shows it, the entry at `deciding` marked. */
+export function renderTrace(trace: readonly TraceEntry[], deciding: number): string[] {
+  return trace.map((t, i) => {
+    const rule = i === deciding ? chalk.bold(`${t.rule} ◀`.padEnd(30)) : t.rule.padEnd(30);
+    return `  ${MARK[t.result]} ${rule} ${chalk.dim(printable(t.detail))}`;
+  });
+}
+
 /** Names the team of a created request, given a lookup for team names. */
 export type TeamName = (id: number | null) => string | null;
 
@@ -41,10 +49,7 @@ export function renderResult(r: Result, explain: boolean, teamName: TeamName): s
   if (explain) {
     // The rule that decided the outcome stands out; its entry is the last of that name.
     const deciding = r.trace.map((t) => t.rule).lastIndexOf(r.rule);
-    r.trace.forEach((t, i) => {
-      const rule = i === deciding ? chalk.bold(`${t.rule} ◀`.padEnd(30)) : t.rule.padEnd(30);
-      lines.push(`  ${MARK[t.result]} ${rule} ${chalk.dim(printable(t.detail))}`);
-    });
+    lines.push(...renderTrace(r.trace, deciding));
     // The last word on a field: its default rule, or the parameter that set it (#team_id, #rfc, …).
     const why = (field: string) => r.trace.filter((t) => t.rule === `defaults.${field}` ||
       (t.rule.startsWith('parameters.') && t.result === 'applied' && t.detail.startsWith(`${field} = `))).at(-1);

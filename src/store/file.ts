@@ -175,6 +175,33 @@ export class StoreFile implements RowReader {
   }
 
   /**
+   * Replaces the whole document by `text` (m4me compact), as `write` does: temporary file with
+   * the old mode and owner, synced, `beforeCommit`, renamed, folder synced. The rows this
+   * process read describe the old file: it writes nothing more (no saved index) after this.
+   */
+  replaceWith(text: string, beforeCommit: () => void): void {
+    const tmp = tempName(join(dirname(this.path), `.${basename(this.path)}`));
+    const old = statSync(this.path);
+    const fd = openSync(tmp, 'wx');
+    try {
+      const b = Buffer.from(text);
+      for (let at = 0; at < b.length;) at += writeSync(fd, b, at, b.length - at);
+      keepModeAndOwner(fd, old);
+      fsyncSync(fd);
+      closeSync(fd);
+      beforeCommit();
+      renameSync(tmp, this.path);
+    } catch (err) {
+      try { closeSync(fd); } catch { /* closed */ }
+      try { unlinkSync(tmp); } catch { /* not there */ }
+      throw err;
+    }
+    syncDir(dirname(this.path));
+    this.laidOut = false;
+    try { unlinkSync(this.indexPath); } catch { /* none */ }
+  }
+
+  /**
    * Writes the document to a temporary file beside the store and renames it over the store.
    * Before the rename the new file gets the old one's mode and owner and its bytes are synced,
    * and `beforeCommit` runs (the lock check: it throws when another process holds the lock now);

@@ -6,10 +6,11 @@ import { describeIoError, ioStatus, TempFailure } from './errors.js';
 import { finalName, injected, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from './durable.js';
 import { StoreFile } from './file.js';
 import { RESIDENT, StoreIndex } from './indexes.js';
+import { appendLog, logLine, logPath, readLog, rewriteLog } from './delivery-log.js';
 import { jsonErrorPlace } from './json-error.js';
 import { type HeldLock, lock, staleMs } from './lock.js';
 import { outboxFileName, renderOutgoing } from './outbox.js';
-import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
+import { ARRAY_COLLECTIONS, type AutoReply, type InboundEntry, type StoreData } from './schema.js';
 import type { Table } from './table.js';
 import { collectionProblems } from './validate.js';
 import { WriterThread } from './writer.js';
@@ -72,6 +73,8 @@ export class Store {
    */
   private blobs: TempFile[] = [];
   private replies: TempFile[] = [];
+  /** Lines of the delivery log for the changes since the last checkpoint. */
+  private logLines: string[] = [];
   /** Attachments renamed into place for the commit under way: removed if it fails. */
   private placed: string[] = [];
   /** Creates a batch's reply files (./writer.ts); started by the batch's fifth reply. */
@@ -203,11 +206,13 @@ export class Store {
    * content or by a deterministic Message-ID, so applying the same decision again after a crash
    * overwrites them rather than doubling them.
    */
-  async apply(decision: Decision, persist = true): Promise<void> {
+  async apply(decision: Decision, persist = true, about?: { from: string | null; subject: string }): Promise<void> {
     if (persist) {
       this.assertHeld(() => this.held?.refreshIfDue());
       this.writeFiles(decision);
       this.dirty = true;
+      const line = about ? logLine(decision, about) : null;
+      if (line) this.logLines.push(line);
     }
     const ix = this.index;
     if (decision.person) ix.addPerson(decision.person);
@@ -237,6 +242,37 @@ export class Store {
       table.touched(i, Object.assign(current, row));
     }
     this.dirty = true;
+  }
+
+  /** The store file itself (a symlinked store's target): its lock, log and index are beside it. */
+  get filePath(): string { return this.file.path; }
+
+  /**
+   * m4me compact: ledger entries and automatic replies older than `before` leave the store,
+   * and their lines the delivery log. Everything else is written as it was, durably, under
+   * the lock. A message older than `before` delivered again would then be processed again:
+   * choose `before` past any retry the mail system still makes (Postfix: 5 days).
+   */
+  compact(before: number, dryRun: boolean): { inbound: number; auto_replies: number; log: number } {
+    const data = this.data as unknown as Record<string, unknown>;
+    const old = (t: string | undefined) => Date.parse(t ?? '') < before;
+    const inbound = data.inbound as InboundEntry[];
+    const replies = data.auto_replies as AutoReply[];
+    const lines = readLog(this.file.path);
+    const counts = { inbound: inbound.filter((e) => old(e.received_at)).length, auto_replies: replies.filter((r) => old(r.sent_at)).length, log: lines.filter((l) => old(l.at)).length };
+    if (dryRun || counts.inbound + counts.auto_replies + counts.log === 0) return counts;
+    data.inbound = inbound.filter((e) => !old(e.received_at));
+    data.auto_replies = replies.filter((r) => !old(r.sent_at));
+    try {
+      // The log first: a line without its ledger entry is never shown; the reverse would lose a trace.
+      if (counts.log) rewriteLog(this.file.path, lines.filter((l) => !old(l.at)));
+      this.file.replaceWith(JSON.stringify(data), () => this.assertHeld(() => this.held?.held()));
+    } catch (err) {
+      if (err instanceof TempFailure) throw err;
+      throw new TempFailure(ioStatus(err), `cannot write store ${this.paths.store}: ${describeIoError(err)}; it was left as it was`);
+    }
+    this.dirty = false;
+    return counts;
   }
 
   /** Runs a lock check; a lost lock is a temporary failure (75): the store is not written. */
@@ -329,6 +365,12 @@ export class Store {
       throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
     }
     this.assertHeld(() => undefined);
+    try {
+      appendLog(this.file.path, this.logLines);
+    } catch (err) {
+      throw new TempFailure(ioStatus(err), `cannot write the delivery log ${logPath(this.file.path)}: ${describeIoError(err)}`);
+    }
+    this.logLines = [];
     try {
       // Nothing to write when the file already holds exactly this (a duplicate, say).
       if (this.file.needsWrite) {
