@@ -88,12 +88,12 @@ export function completionScript(program: Command, shell: 'bash' | 'zsh'): strin
     const cases = program.commands.map((c) => {
       // A group (quarantine): its subcommands second, then the options of them all.
       const group = c.commands.length > 0;
-      const opts = group ? c.commands.flatMap(shown) : shown(c);
+      const opts = [...shown(c), ...c.commands.flatMap(shown)];
       const choices = opts.filter((o) => o.argChoices).map((o) => `      ${o.long}) COMPREPLY=($(compgen -W "${words(o.argChoices!)}" -- "$cur")); return;;`);
       const files = [...new Set(opts.filter((o) => (o.required || o.optional) && !o.argChoices).map((o) => o.long!))].join('|');
       return [
         `    ${c.name()})`,
-        ...(group ? [`      if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${words(c.commands.map((s) => s.name()))}" -- "$cur")); return; fi`] : []),
+        ...(group ? [`      if [ "$COMP_CWORD" -eq 2 ] && [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "${words(c.commands.map((s) => s.name()))}" -- "$cur")); return; fi`] : []),
         '      case "$prev" in',
         ...choices,
         ...(files ? [`      ${files}) COMPREPLY=($(compgen -f -- "$cur")); return;;`] : []),
@@ -116,12 +116,13 @@ export function completionScript(program: Command, shell: 'bash' | 'zsh'): strin
   }
   const esc = (s: string) => s.replace(/'/g, "'\\''").replace(/[[\]:]/g, '\\$&');
   const subs = program.commands.map((c) => {
-    if (c.commands.length) return `    ${c.name()}) _values 'subcommand' ${c.commands.map((s) => `'${s.name()}[${esc(s.description())}]'`).join(' ')} ;;`;
+    if (c.commands.length && !shown(c).length) return `    ${c.name()}) _values 'subcommand' ${c.commands.map((s) => `'${s.name()}[${esc(s.description())}]'`).join(' ')} ;;`;
     const opts = shown(c).map((o) => {
       const arg = o.argChoices ? `:value:(${o.argChoices.join(' ')})` : o.required || o.optional ? ':value:_files' : '';
       return `'${o.long}[${esc(o.description)}]${arg}'`;
     });
-    return `    ${c.name()}) _arguments ${[...opts, "'*:file:_files'"].join(' ')} ;;`;
+    const sub = c.commands.length ? [`'1::subcommand:(${c.commands.map((x) => x.name()).join(' ')})'`] : [];
+    return `    ${c.name()}) _arguments ${[...opts, ...sub, "'*:file:_files'"].join(' ')} ;;`;
   });
   return [
     '#compdef m4me',

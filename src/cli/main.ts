@@ -16,7 +16,9 @@ export function program(): Command {
       // A usage error is one line with its status, as every other failure ("Did you mean" included).
       outputError: (s, write) => write(`5.5.4 m4me: ${s.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ')}\n`),
     })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    // Options after a subcommand are its own (outbox purge --dry-run is purge's, not outbox's).
+    .enablePositionalOptions();
 
   p.command('process')
     .description('run messages through the engine')
@@ -99,6 +101,7 @@ Examples:
     });
 
   p.command('outbox')
+    .enablePositionalOptions()
     .description('list outgoing mail (Email Rejected replies, acknowledgements); --send hands it to sendmail')
     .option('--store <file>', 'the JSON store')
     .option('--config <file>', 'configuration file')
@@ -113,6 +116,21 @@ Examples:
     .action(async (opts) => {
       const { runOutbox } = await import('./outbox.js');
       process.exitCode = await runOutbox(opts);
+    })
+    .command('purge')
+    .description('remove queued replies nobody should get: dated before a date, or never recorded by the store')
+    .option('--before <date>', 'queued and sent replies dated before this: a date (2026-03-01), a time with offset, or an age (30d)')
+    .option('--orphans', 'queued replies the store does not record (left by a run killed before its commit)', false)
+    .option('--store <file>', 'the JSON store')
+    .option('--config <file>', 'configuration file')
+    .option('--dry-run', 'say what would be purged, change nothing', false)
+    .addHelpText('after', `
+Examples:
+  m4me outbox purge --before 1d --dry-run       (after replaying an archive with --replies queue)
+  m4me outbox purge --orphans`)
+    .action(async (opts) => {
+      const { runOutboxPurge } = await import('./outbox.js');
+      process.exitCode = await runOutboxPurge(opts);
     });
 
   p.command('check-config')

@@ -9,7 +9,8 @@ import { parseJsonBytes } from '../store/big-json.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
 import { printable } from './terminal.js';
-import { EX } from './exit.js';
+import { EX, UsageError } from './exit.js';
+import { parseSince } from './inspect.js';
 
 function header(text: string, name: string): string {
   const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');
@@ -156,4 +157,49 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
     return EX.TEMPFAIL;
   }
   return EX.OK;
+}
+
+/**
+ * `m4me outbox purge`: replies a replay queued that nobody should get (`--before D`: queued
+ * and sent copies dated before D), and replies the store never recorded (`--orphans`: written
+ * by a run that was killed before its commit; they are never sent). Under the send lock, so
+ * never while an `outbox --send` runs.
+ */
+export async function runOutboxPurge(opts: { store?: string; config?: string; before?: string; orphans: boolean; dryRun: boolean }): Promise<number> {
+  if (!opts.before && !opts.orphans) throw new UsageError('say what to purge: --before DATE, --orphans, or both');
+  const before = opts.before === undefined ? null : parseSince(opts.before);
+  const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  const recorded = opts.orphans ? await recordedReplies(config.store) : null;
+  let unlock: (() => Promise<void>) | null = null;
+  try {
+    unlock = lock(join(config.outbox, '.send.lock'), { stale: 600_000, update: 60_000, onCompromised: () => undefined }).release;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new TempFailure('4.3.0', `an outbox --send is running on ${config.outbox}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TempFailure('4.3.0', `cannot lock outbox ${config.outbox}: ${describeIoError(err)}`);
+  }
+  try {
+    let purged = 0;
+    for (const folder of [config.outbox, join(config.outbox, 'sent')]) {
+      const names = (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.eml')).sort();
+      for (const f of names) {
+        const path = join(folder, f);
+        const text = await readFile(path, 'utf8').catch(() => '');
+        const date = Date.parse(header(text, 'Date'));
+        const id = header(text, 'Message-ID').replace(/^<|>$/g, '');
+        const why = before !== null && date < before ? `dated ${header(text, 'Date')}`
+          : recorded && folder === config.outbox && !recorded.has(id) ? 'not recorded in the store' : null;
+        if (!why) continue;
+        purged++;
+        process.stdout.write(`${opts.dryRun ? 'would purge' : 'purged'}  ${printable(`${folder === config.outbox ? 'queued' : 'sent'}  ${header(text, 'To')}  ${decoded(header(text, 'Subject'))}  (${why})`)}\n`);
+        if (!opts.dryRun) {
+          await unlink(path);
+          await unlink(`${path}.error`).catch(() => undefined);
+        }
+      }
+    }
+    process.stderr.write(`${purged} message${purged === 1 ? '' : 's'} ${opts.dryRun ? 'would be purged (dry run: nothing was changed)' : 'purged'}\n`);
+    return EX.OK;
+  } finally {
+    await unlock?.().catch(() => undefined);
+  }
 }

@@ -312,7 +312,13 @@ class Output {
     this.around?.before();
     const ok = process.stdout.write(data);
     this.around?.after();
-    if (!ok) await new Promise<void>((r) => { process.stdout.once('drain', r); process.stdout.once('close', r); });
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        const done = () => { process.stdout.off('drain', done); process.stdout.off('close', done); resolve(); };
+        process.stdout.once('drain', done);
+        process.stdout.once('close', done);
+      });
+    }
   }
 
   /** Set by the spinner, so results and the spinner line never mix on a terminal. */

@@ -36,7 +36,7 @@ describe('maxMessageBytes', () => {
     // Unparsed: no Message-ID was read from it.
     expect(line!.message_id).toBeNull();
     const q = `${store}.quarantine`;
-    const saved = readdirSync(q);
+    const saved = readdirSync(q).filter((f) => f.endsWith('.eml'));
     expect(saved).toHaveLength(1);
     expect(line!.error!.quarantined).toBe(join(q, saved[0]!));
     expect(readFileSync(join(q, saved[0]!))).toEqual(raw);
@@ -51,7 +51,7 @@ describe('maxMessageBytes', () => {
     const r = await runCli(args(), { stdin: junk });
     expect(r.code).toBe(65);
     expect(jsonLines(r.stdout)[0]).toMatchObject({ rule: 'failed.too_large', error: { status: '5.3.4' } });
-    expect(readFileSync(join(`${store}.quarantine`, readdirSync(`${store}.quarantine`)[0]!))).toEqual(junk);
+    expect(readFileSync(join(`${store}.quarantine`, readdirSync(`${store}.quarantine`).find((f) => f.endsWith('.eml'))!))).toEqual(junk);
   });
 
   test('a message of exactly maxMessageBytes is processed', async () => {
@@ -73,7 +73,7 @@ describe('maxMessageBytes', () => {
     expect(jsonLines(r.stdout).map((l) => [l.outcome, l.rule])).toEqual([
       ['request_created', 'create.new_request'], ['failed', 'failed.too_large'], ['request_created', 'create.new_request'],
     ]);
-    const saved = readdirSync(`${store}.quarantine`);
+    const saved = readdirSync(`${store}.quarantine`).filter((f) => f.endsWith('.eml'));
     expect(saved).toHaveLength(1);
     expect(readFileSync(join(`${store}.quarantine`, saved[0]!)).toString()).toContain('Message-ID: <big-2@widget.example>');
   });

@@ -80,7 +80,9 @@ describe('parallel deliveries and the store lock', () => {
     const entry = (id: string) => `From ellen.brown@widget.example Mon Mar  2 08:00:00 2026\n${eml({ id, subject: 'Before the crash' })}\n`;
     const victim = startCli(['process', '--json', '--store', store, '--now', DEMO_NOW]);
     try {
-      victim.stdin!.write(`${entry('stale@t')}${entry('stale2@t')}From ellen.brown@widget.example Mon Mar  2 08:01:00 2026\n`);
+      // Standard input splits at a `From ` line only once a header block follows it (the
+      // mbox's own structure): the third message's header block ends the second message.
+      victim.stdin!.write(`${entry('stale@t')}${entry('stale2@t')}From ellen.brown@widget.example Mon Mar  2 08:01:00 2026\nFrom: Ellen Brown <ellen.brown@widget.example>\n\n`);
       await until(() => existsSync(lock), 20_000, 'the lock');
       await new Promise((r) => setTimeout(r, 300));
     } finally {

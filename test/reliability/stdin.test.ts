@@ -47,7 +47,7 @@ describe('stdin edge cases', () => {
     const run = await deliver(store, '');
     expect(run.code).toBe(65);
     expectOneStatusLine(run.stderr, /^5\.6\.0 m4me: .*empty message/);
-    expect(readdirSync(`${store}.quarantine`).map((f) => statSync(join(`${store}.quarantine`, f)).size)).toEqual([0]);
+    expect(readdirSync(`${store}.quarantine`).filter((f) => f.endsWith('.eml')).map((f) => statSync(join(`${store}.quarantine`, f)).size)).toEqual([0]);
     expect(readFileSync(store).equals(bytes)).toBe(true);
   });
 
