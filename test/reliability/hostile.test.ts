@@ -65,7 +65,8 @@ describe('hostile input', () => {
       const before = readStore(store);
       const run = await runCli(['process', ...(json ? ['--json'] : []), '--store', store, '--now', DEMO_NOW, mbox, join(dir, 'junk.eml')]);
       // The human batch summary goes to stderr; nothing else does.
-      expect(run.stderr).toMatch(json ? /^$/ : /^\n\d+ messages in [\d.]+ s[^]*automatic replies: \d+ queued\n$/);
+      expect(run.stderr).toMatch(json ? /^$/ : /^\n\d+ messages in [\d.]+ s/);
+      expect(run.stderr).not.toMatch(/\n\s+at |Error/);
       expect(run.code).toBe(0);
       if (json) {
         const results = jsonLines(run.stdout);
