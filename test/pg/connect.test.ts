@@ -9,7 +9,7 @@ import { inTransaction, openPool, redactUrl, withClient } from '../../src/store/
 import { describePg } from './cluster.js';
 
 async function failure(url: string, fn: (c: import('pg').PoolClient) => Promise<unknown> = (c) => c.query('SELECT 1'), opts = {}): Promise<TempFailure> {
-  const db = openPool(url, opts);
+  const db = await openPool(url, opts);
   try {
     await withClient(db, fn);
   } catch (err) {
@@ -45,7 +45,7 @@ describePg('PostgreSQL connections', (pgc) => {
     const saved = process.env.PGPASSWORD;
     try {
       process.env.PGPASSWORD = c.password;
-      const db = openPool(url);
+      const db = await openPool(url);
       const r = await withClient(db, (cl) => cl.query<{ one: number }>('SELECT 1 AS one'));
       await db.close();
       expect(r.rows[0]!.one).toBe(1);
@@ -82,7 +82,7 @@ describePg('PostgreSQL connections', (pgc) => {
   test('a connection lost mid-transaction is 4.3.0 and nothing of it is applied', async () => {
     const c = pgc();
     c.psql('CREATE TABLE lost (n int)', `m4me_${'PostgreSQL connections'.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`);
-    const db = openPool(c.url);
+    const db = await openPool(c.url);
     let caught: unknown;
     try {
       await inTransaction(db, async (cl) => {

@@ -5,8 +5,8 @@ import { openPool, withClient } from '../../src/store/pg/connect.js';
 import { checkSchema, migrate, SCHEMA_VERSION, syncSequences } from '../../src/store/pg/schema.js';
 import { describePg } from './cluster.js';
 
-async function withDb<T>(url: string, fn: (db: ReturnType<typeof openPool>) => Promise<T>): Promise<T> {
-  const db = openPool(url);
+async function withDb<T>(url: string, fn: (db: Awaited<ReturnType<typeof openPool>>) => Promise<T>): Promise<T> {
+  const db = await openPool(url);
   try { return await fn(db); } finally { await db.close(); }
 }
 
@@ -51,7 +51,7 @@ describePg('PostgreSQL schema migrations', (pgc) => {
       + c.psql(`SELECT count(*) FROM pg_class WHERE relname LIKE 'm4me%'`, 'newer');
     const before = dump();
     for (const f of [migrate, checkSchema]) {
-      const err = await withDb(url, f as (db: ReturnType<typeof openPool>) => Promise<unknown>).then(() => null, (e: unknown) => e);
+      const err = await withDb(url, f as (db: Awaited<ReturnType<typeof openPool>>) => Promise<unknown>).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(TempFailure);
       expect(err).toMatchObject({ status: '4.3.5', message: expect.stringMatching(new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer than this m4me`)) });
       expect((err as Error).message).not.toContain(c.password);

@@ -6,20 +6,12 @@
  * TempFailure: the server unreachable, a timeout or a lost connection 4.3.0, a refused
  * login, a missing database or schema 4.3.5. No message ever carries the password.
  */
-import pg from 'pg';
+// Types only: the client is loaded when a store URL is opened, not by every command.
+import type pg from 'pg';
 import { TempFailure } from '../errors.js';
+import { isPgUrl, redactUrl } from './url.js';
 
-/** Whether a configured store is a PostgreSQL URL (else it is a file). */
-export function isPgUrl(store: string): boolean {
-  return /^postgres(?:ql)?:\/\//i.test(store);
-}
-
-/** The URL with its password (and any `password=` parameter) replaced by `***`. */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/^(postgres(?:ql)?:\/\/[^/?#@]*?:)[^/?#@]*@/i, '$1***@')
-    .replace(/([?&]password=)[^&#]*/gi, '$1***');
-}
+export { isPgUrl, redactUrl };
 
 export interface PgOptions {
   /** Giving up on connecting (default: PGCONNECT_TIMEOUT seconds, else 10 s). */
@@ -40,11 +32,12 @@ export interface PgDb {
   close(): Promise<void>;
 }
 
-export function openPool(url: string, opts: PgOptions = {}): PgDb {
+export async function openPool(url: string, opts: PgOptions = {}): Promise<PgDb> {
+  const { default: client } = await import('pg');
   const envTimeout = Number(process.env.PGCONNECT_TIMEOUT);
   const connectTimeoutMs = opts.connectTimeoutMs ?? (envTimeout > 0 ? envTimeout * 1000 : 10_000);
   const statementTimeoutMs = opts.statementTimeoutMs ?? 30_000;
-  const pool = new pg.Pool({
+  const pool = new client.Pool({
     connectionString: url,
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: statementTimeoutMs,
