@@ -119,7 +119,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     const good = c.createDatabase('checked');
     ok(await runCli(['init', '--demo', '--store', good, '--quiet']));
     const cases: [string, number, RegExp][] = [
-      [good, 0, /✓ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+ \(schema version 1, 3 accounts\)/],
+      [good, 0, /✓ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+ \(schema version 1, \d+ accounts\)/],
       [`postgresql://m4me:Secret-Nowhere@/m4me?host=${encodeURIComponent(mkdtempSync('/tmp/m4me-nopg-'))}`, 78, /✗ store postgresql:\/\/m4me:\*\*\*@\/m4me\?host=\S+: cannot reach the server/],
       [c.urlOf('checked', 'Wrong-Secret-pw'), 78, /✗ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+: login refused \(wrong password\)/],
       [c.urlOf('postgres'), 78, /✗ store postgresql:\/\/postgres:\*\*\*@\/postgres\?host=\S+: no m4me schema in this database \(create it with m4me init/],
@@ -128,7 +128,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
       const config = join(dir, 'm4merc.json');
       writeFileSync(config, JSON.stringify({ store: url, outbox: join(dir, 'outbox'), quarantine: join(dir, 'quarantine') }));
       const r = await runCli(['check-config', '--config', config]);
-      expect({ code: r.code, line: line.test(r.stdout) }).toEqual({ code, line: true });
+      expect({ code: r.code, line: line.test(r.stdout) ? true : r.stdout }).toEqual({ code, line: true });
       expect(r.stdout + r.stderr).not.toMatch(/Secret|Wrong-Secret-pw/);
       expect(r.stdout + r.stderr).not.toContain(c.password);
       if (code) expect(r.stderr).toMatch(/^4\.3\.5 m4me: 1 problem found$/m);
