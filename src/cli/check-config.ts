@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import chalk from 'chalk';
 import { parseJsonBytes } from '../store/big-json.js';
 import { storeProblems } from '../store/store.js';
+import { isPgUrl } from '../store/pg/url.js';
 import { ConfigError, loadConfig } from './config.js';
 import { EX } from './exit.js';
 
@@ -73,7 +74,9 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
   const schema = await configSchemaProblems(config.raw);
   if (schema.length) return invalid(config.file, schema);
   say(true, `configuration ${config.file ?? '(none found: built-in defaults)'} matches its JSON Schema`);
-  try {
+  const url = isPgUrl(config.store);
+  if (url) await checkPgStore(config, problems, say, warn);
+  else try {
     const bytes = await readFile(config.store);
     let data: unknown;
     try {
@@ -101,7 +104,9 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
     problems.push(`store ${config.store}: ${code === 'ENOENT' ? 'does not exist (create it with m4me init)' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
   }
   // outbox --send moves each reply into sending/, then sent/: both must take this user's files.
-  for (const [label, path] of [['store folder', dirname(config.store)], ['outbox', config.outbox], ['outbox sending/', join(config.outbox, 'sending')], ['outbox sent/', join(config.outbox, 'sent')], ['quarantine', config.quarantine], ['attachments', `${config.store}.files`]] as const) {
+  const folders = [['store folder', dirname(config.store)], ['outbox', config.outbox], ['outbox sending/', join(config.outbox, 'sending')], ['outbox sent/', join(config.outbox, 'sent')], ['quarantine', config.quarantine], ['attachments', `${config.store}.files`]] as const;
+  // A PostgreSQL store keeps its attachments in the database: only the local folders count.
+  for (const [label, path] of folders.filter(([label]) => !url || (label !== 'store folder' && label !== 'attachments'))) {
     const p = await writableProblem(label, path);
     if (p) problems.push(p); else say(true, `${label} ${path} is writable`);
   }
@@ -129,4 +134,25 @@ async function sendmailProblem(command: string): Promise<string | null> {
     } catch { /* next */ }
   }
   return `sendmail: "${program}" is not an executable program${candidates.length > 1 ? ' on PATH' : ''} (outbox --send needs it; install an MTA or set "sendmail")`;
+}
+
+/**
+ * A PostgreSQL store (CONTRACT §7): reachable, the login accepted, the schema there and of
+ * this version; each problem named, with the URL's password redacted.
+ */
+async function checkPgStore(config: Awaited<ReturnType<typeof loadConfig>>, problems: string[],
+  say: (ok: boolean, text: string) => void, warn: (text: string) => void): Promise<void> {
+  const { openPool, pgFailure, withClient } = await import('../store/pg/connect.js');
+  const { checkSchema, SCHEMA_VERSION } = await import('../store/pg/schema.js');
+  const db = await openPool(config.store, { connectTimeoutMs: 5000 });
+  try {
+    await checkSchema(db);
+    const accounts = await withClient(db, (c) => c.query<{ doc: { id: string } }>('SELECT doc FROM m4me_accounts ORDER BY pos'));
+    say(true, `store ${db.label} (schema version ${SCHEMA_VERSION}, ${accounts.rows.length} accounts)`);
+    for (const w of siteWarnings({ accounts: accounts.rows.map((r) => r.doc) }, config.mailDomains, config.aliases)) warn(w);
+  } catch (err) {
+    problems.push(pgFailure(err, config.store).message);
+  } finally {
+    await db.close();
+  }
 }

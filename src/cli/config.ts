@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Schema, schemaProblems } from '../store/validate.js';
 import { CONFIG_SCHEMA, describeConfigProblem } from './config-schema.js';
 import { nothingToFind } from './config-search.js';
+import { isPgUrl } from '../store/pg/url.js';
 
 /** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
 export interface Config {
@@ -91,7 +92,12 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
   if (problems.length) throw Object.assign(new ConfigError(problems, file), { raw });
   const base = file ? dirname(file) : opts.cwd ?? process.cwd();
   const path = (p: string) => resolve(base, p);
-  const store = opts.store ? resolve(opts.cwd ?? process.cwd(), opts.store) : path((raw.store as string) ?? './m4me-store.json');
+  // A postgres:// URL is a store too (CONTRACT §7): kept as it is, not made a path.
+  const given = opts.store ?? (raw.store as string | undefined);
+  const url = given !== undefined && isPgUrl(given);
+  const store = url ? given : opts.store ? resolve(opts.cwd ?? process.cwd(), opts.store) : path((raw.store as string) ?? './m4me-store.json');
+  // The outbox and quarantine stay local to each host: beside the configuration, for a URL.
+  const local = url ? path('m4me') : store;
   const domains = raw.mailDomain === undefined ? ['mail.4me.com'] : ([] as string[]).concat(raw.mailDomain as string | string[]);
   const aliases: Record<string, string> = Object.create(null);
   for (const [from, to] of Object.entries((raw.aliases as Record<string, string>) ?? {})) aliases[from.trim().toLowerCase()] = to.trim().toLowerCase();
@@ -101,8 +107,8 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
     aliases,
     trustedAuthservIds: ((raw.trustedAuthservIds as string[]) ?? []).map((s) => s.toLowerCase()),
     // With --store, the outbox and quarantine follow the store unless configured.
-    outbox: raw.outbox ? path(raw.outbox as string) : `${store}.outbox`,
-    quarantine: raw.quarantine ? path(raw.quarantine as string) : `${store}.quarantine`,
+    outbox: raw.outbox ? path(raw.outbox as string) : `${local}.outbox`,
+    quarantine: raw.quarantine ? path(raw.quarantine as string) : `${local}.quarantine`,
     sendmail: (raw.sendmail as string) ?? '/usr/sbin/sendmail -t -i',
     lockTimeoutMs: (raw.lockTimeoutMs as number) ?? 30000,
     maxMessageBytes: (raw.maxMessageBytes as number) ?? 52428800,

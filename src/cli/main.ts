@@ -64,6 +64,21 @@ Examples:
       process.exitCode = await runInit(opts);
     });
 
+  p.command('copy-store')
+    .description('copy one store into another (JSON file or postgres:// URL), attachments included')
+    .argument('<src>', 'the store to copy: a JSON file or a postgres:// URL')
+    .argument('<dst>', 'where to copy it: absent or empty, unless --force')
+    .option('--force', 'replace the content of DST', false)
+    .option('--quiet', 'print nothing', false)
+    .addHelpText('after', `
+Examples:
+  m4me copy-store /var/lib/m4me/store.json 'postgresql://m4me@/m4me?host=/run/postgresql'
+  m4me copy-store 'postgresql://m4me@/m4me?host=/run/postgresql' backup.json`)
+    .action(async (src: string, dst: string, opts) => {
+      const { runCopyStore } = await import('./copy-store.js');
+      process.exitCode = await runCopyStore(src, dst, opts);
+    });
+
   p.command('show')
     .description('print one record with its notes')
     .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
@@ -265,7 +280,7 @@ function readsOnly(args: string[]): boolean {
   const [cmd] = args;
   if (cmd === undefined || args.includes('--help') || args.includes('-h') || args.includes('--version') || args.includes('-V')) return true;
   if (['process', 'import', 'outbox'].includes(cmd)) return args.includes('--dry-run') || (cmd === 'outbox' && !args.includes('--send'));
-  return !['init'].includes(cmd);
+  return !['init', 'copy-store'].includes(cmd);
 }
 
 /**
