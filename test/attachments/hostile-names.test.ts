@@ -55,7 +55,7 @@ function isHarmless(name: string): boolean {
 /** Only the store, its content-addressed files and its outbox are in the folder. */
 function expectOnlyStoreFiles(dir: string): void {
   for (const p of walk(dir)) {
-    expect(p).toMatch(/^(store\.json|m4me\.config\.json|store\.json\.files\/[0-9a-f]{2}\/[0-9a-f]{64}|store\.json\.outbox\/[^/]+\.eml)$/);
+    expect(p).toMatch(/^(store\.json|store\.json\.log|m4me\.config\.json|store\.json\.files\/[0-9a-f]{2}\/[0-9a-f]{64}|store\.json\.outbox\/[^/]+\.eml)$/);
   }
   for (const p of walk(join(dir, 'store.json.files'))) {
     const [prefix, hash] = p.split('/');

@@ -287,8 +287,8 @@ describe('attachment shapes', () => {
     const second = await processMessage(again, { store: first.store });
     expect(second.line.note!.attachments[0]!.path).toBe([...paths][0]);
     expect(walk(`${first.store}.files`)).toHaveLength(1);
-    // Only the store, its files and the outbox were written in the temp folder.
-    expect(walk(first.dir).filter((p) => !p.startsWith('store.json.outbox/') && !p.startsWith('store.json.files/'))).toEqual(['store.json']);
+    // Only the store, its files, its delivery log and the outbox were written in the temp folder.
+    expect(walk(first.dir).filter((p) => !p.startsWith('store.json.outbox/') && !p.startsWith('store.json.files/'))).toEqual(['store.json', 'store.json.log']);
   });
 
   test('an empty attachment is stored as an empty file', async () => {

@@ -21,9 +21,16 @@ export function snapshot(dir: string): Record<string, string> {
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** Files under `dir` (recursively), relative paths, sorted. */
+/**
+ * Files under `dir` (recursively), relative paths, sorted — without the
+ * delivery log `<store>.log`: it is appended before each commit and is only
+ * a record beside the store (`m4me log` shows a line only once the ledger
+ * holds its delivery), so a failed commit may leave a line there by design.
+ */
 export function filesUnder(dir: string): string[] {
-  return Object.keys(snapshot(dir)).sort();
+  return Object.keys(snapshot(dir))
+    .filter((p) => !p.endsWith('.json.log'))
+    .sort();
 }
 
 /** A JSON configuration file in `dir`; returns its path. */
