@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, stat
 import { realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Decision } from '../engine/types.js';
-import { describeIoError, ioStatus, TempFailure } from './errors.js';
+import { describeIoError, ioStatus, ioWhere, TempFailure } from './errors.js';
 import { finalName, injected, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from './durable.js';
 import { StoreFile } from './file.js';
 import { RESIDENT, StoreIndex } from './indexes.js';
@@ -304,7 +304,7 @@ export class Store {
         }
       }
     } catch (err) {
-      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
+      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${ioWhere(err)}${describeIoError(err)}`);
     }
   }
 
@@ -362,7 +362,7 @@ export class Store {
         }
       });
     } catch (err) {
-      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${describeIoError(err)}`);
+      throw new TempFailure(ioStatus(err), `cannot write beside store ${this.paths.store}: ${ioWhere(err)}${describeIoError(err)}`);
     }
     this.assertHeld(() => undefined);
     try {

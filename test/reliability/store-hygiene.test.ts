@@ -12,7 +12,7 @@ import { describe, expect, test } from '@jest/globals';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir, testIf } from '../helpers/cli.js';
-import { expectOneStatusLine, startCli, until } from './helpers.js';
+import { expectOneStatusLine, startCli, until, writeConfig } from './helpers.js';
 import { workload } from './workload.js';
 
 const deliver = (store: string, message: string | Buffer, env?: Record<string, string>) =>
@@ -92,6 +92,22 @@ describe('a reply file failing in a batch', () => {
     expect(jsonLines(run.stdout)).toEqual([]);
     expect(readFileSync(store).equals(bytes)).toBe(true);
     expect(existsSync(`${store}.outbox`) ? readdirSync(`${store}.outbox`) : []).toEqual([]);
+  });
+});
+
+describe('a folder beside the store that cannot be written', () => {
+  test('the line names the folder: an outbox under a regular file gives 75 4.3.0 and that path', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    const bytes = readFileSync(store);
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const outbox = join(dir, 'not-a-folder', 'outbox');
+    const config = writeConfig(dir, { store, outbox });
+    const run = await runCli(['process', '--json', '--config', config, '--now', DEMO_NOW], { stdin: eml({ id: 'no-outbox@t' }) });
+    expect(run.code).toBe(75);
+    const line = expectOneStatusLine(run.stderr, /^4\.3\.0 m4me: cannot write beside store /);
+    expect(line).toContain(`${outbox}: a path component is not a directory`);
+    expect(readFileSync(store).equals(bytes)).toBe(true);
   });
 });
 
