@@ -1,4 +1,4 @@
-import { mkdir, realpath, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { emptyStore } from '../store/schema.js';
@@ -23,7 +23,11 @@ export async function runInit(opts: { demo: boolean; store?: string; config?: st
     const { Low } = await import('lowdb');
     const { JSONFile } = await import('lowdb/node');
     const db = new Low<typeof data>(new JSONFile(path), data);
+    // A store holds personal data: a new one is for its owner only (0600, whatever the umask);
+    // one replaced with --force keeps the mode an operator gave it.
+    const mode = exists ? (await stat(path)).mode & 0o7777 : 0o600;
     await db.write();
+    await chmod(path, mode);
   } catch (err) {
     await unlink(join(dirname(path), `.${basename(path)}.tmp`)).catch(() => undefined); // steno's, left by a full disk
     throw new TempFailure('4.3.0', `cannot write ${path}: ${describeIoError(err)}`);

@@ -19,6 +19,19 @@ const deliver = (store: string, message: string | Buffer, env?: Record<string, s
   runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: message, ...(env ? { env } : {}) });
 
 describe('store file hygiene', () => {
+  test('init makes a store for its owner only (0600, whatever the umask); init --force keeps the mode given', async () => {
+    const dir = tempDir();
+    const store = join(dir, 'new-store.json');
+    const init = await runCli(['init', '--demo', '--quiet', '--store', store]);
+    expect(init.code).toBe(0);
+    expect(statSync(store).mode & 0o7777).toBe(0o600);
+    chmodSync(store, 0o640);
+    const again = await runCli(['init', '--force', '--quiet', '--store', store]);
+    expect(again.code).toBe(0);
+    expect(statSync(store).mode & 0o7777).toBe(0o640);
+    expect(readStore(store).accounts).toEqual([]);
+  });
+
   test('the store keeps its mode across writes', async () => {
     const store = demoStoreFile(tempDir());
     chmodSync(store, 0o640);
