@@ -80,7 +80,7 @@ const baseline = (mbox) => run(['--import', './bench/rss.mjs', './bench/baseline
 async function replay(dir, { replies = true } = {}) {
   const store = join(dir, 'run-store.json');
   copyFileSync(join(dir, 'store.json'), store);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(store + s, { recursive: true, force: true });
+  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(store + s, { recursive: true, force: true });
   const fd = openSync(join(dir, replies ? 'results.jsonl' : 'results-no-replies.jsonl'), 'w');
   try {
     const r = await run(['--import', './bench/rss.mjs', 'bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, ...(replies ? [] : NO_REPLIES),
@@ -99,7 +99,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function pipeLatency(dir) {
   const store = join(dir, 'pipe-store.json');
   copyFileSync(join(dir, 'store.json'), store);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(store + s, { recursive: true, force: true });
+  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(store + s, { recursive: true, force: true });
   const message = (i) => [
     'From: user1002@widget.example', 'To: widget-it@mail.4me.com', `Subject: pipe latency ${i}`,
     `Message-ID: <pipe-${i}-${process.pid}@bench.invalid>`, 'Date: Thu, 05 Mar 2026 00:00:00 +0000', '', 'The printer on floor 3 is jammed again.', '',
@@ -123,7 +123,7 @@ async function storeLoad(source, requests) {
   if (!existsSync(path)) await run(['./bench/synth-store.mjs', source, String(requests), path]);
   const work = join(OUT, `store-${requests}-work.json`);
   copyFileSync(path, work);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(work + s, { recursive: true, force: true });
+  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(work + s, { recursive: true, force: true });
   const open = async () => {
     const r = await run(['./bench/load-store.mjs', work], { stdout: 'pipe', allowFail: true });
     try { return JSON.parse(r.stdout); } catch { return { error: r.stderr.trim().split('\n').find((l) => /Error|m4me:/.test(l)) ?? `exit ${r.code}` }; }
@@ -138,7 +138,7 @@ async function storeLoad(source, requests) {
     ? await run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--store', work], { stdin: msg.replace('<load@', '<load2@'), allowFail: true })
     : null;
   rmSync(work, { force: true });
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index']) rmSync(work + s, { recursive: true, force: true });
+  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(work + s, { recursive: true, force: true });
   return { requests, bytes: statSync(path).size, cold, warm, firstDeliveryMs: first.code === 0 ? first.ms : null,
     deliveryMs: next?.code === 0 ? next.ms : null };
 }
