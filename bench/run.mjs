@@ -8,7 +8,7 @@
 //
 // Prints a table and the targets, writes bench/out/results.json, exits 1 when a target is missed.
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +40,23 @@ if (!existsSync(GEN)) {
 if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
   console.error('bench: dist/ missing, run npm run build first');
   process.exit(2);
+}
+
+// The files a previous round left beside its store are moved aside into bench/out/trash and
+// deleted once, after the last measurement. Deleting them right before the next round makes
+// that round pay for it: on an ext4 without a journal (this VM's) the inode allocator skips
+// every inode freed in the last ~30 s, so creating a reply file then cost 150-250 us instead
+// of 12-20 us (perf: __ext4_new_inode -> recently_deleted; docs/PERFORMANCE.md). A site's
+// outbox is not emptied by deleting thousands of files seconds before a batch.
+const TRASH = join(OUT, 'trash');
+let trashed = 0;
+function clear(store, { withStore = false } = {}) {
+  mkdirSync(TRASH, { recursive: true });
+  const names = ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log'].map((s) => store + s);
+  if (withStore) names.push(store);
+  for (const path of names) {
+    if (existsSync(path)) renameSync(path, join(TRASH, `${++trashed}-${path.split('/').pop()}`));
+  }
 }
 
 function run(args, opts = {}) {
@@ -79,8 +96,8 @@ const baseline = (mbox) => run(['--import', './bench/rss.mjs', './bench/baseline
  */
 async function replay(dir, { replies = true } = {}) {
   const store = join(dir, 'run-store.json');
+  clear(store, { withStore: true });
   copyFileSync(join(dir, 'store.json'), store);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(store + s, { recursive: true, force: true });
   const fd = openSync(join(dir, replies ? 'results.jsonl' : 'results-no-replies.jsonl'), 'w');
   try {
     const r = await run(['--import', './bench/rss.mjs', 'bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, ...(replies ? [] : NO_REPLIES),
@@ -98,8 +115,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** One message on stdin per process into the 5,000-request store, side by side with `node -e 0`. */
 async function pipeLatency(dir) {
   const store = join(dir, 'pipe-store.json');
+  clear(store, { withStore: true });
   copyFileSync(join(dir, 'store.json'), store);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(store + s, { recursive: true, force: true });
   const message = (i) => [
     'From: user1002@widget.example', 'To: widget-it@mail.4me.com', `Subject: pipe latency ${i}`,
     `Message-ID: <pipe-${i}-${process.pid}@bench.invalid>`, 'Date: Thu, 05 Mar 2026 00:00:00 +0000', '', 'The printer on floor 3 is jammed again.', '',
@@ -122,8 +139,8 @@ async function storeLoad(source, requests) {
   const path = join(OUT, `store-${requests}.json`);
   if (!existsSync(path)) await run(['./bench/synth-store.mjs', source, String(requests), path]);
   const work = join(OUT, `store-${requests}-work.json`);
+  clear(work, { withStore: true });
   copyFileSync(path, work);
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(work + s, { recursive: true, force: true });
   const open = async () => {
     const r = await run(['./bench/load-store.mjs', work], { stdout: 'pipe', allowFail: true });
     try { return JSON.parse(r.stdout); } catch { return { error: r.stderr.trim().split('\n').find((l) => /Error|m4me:/.test(l)) ?? `exit ${r.code}` }; }
@@ -137,8 +154,7 @@ async function storeLoad(source, requests) {
   const next = first.code === 0
     ? await run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--store', work], { stdin: msg.replace('<load@', '<load2@'), allowFail: true })
     : null;
-  rmSync(work, { force: true });
-  for (const s of ['.outbox', '.files', '.quarantine', '.lock', '.index', '.log']) rmSync(work + s, { recursive: true, force: true });
+  clear(work, { withStore: true });
   return { requests, bytes: statSync(path).size, cold, warm, firstDeliveryMs: first.code === 0 ? first.ms : null,
     deliveryMs: next?.code === 0 ? next.ms : null };
 }
@@ -211,6 +227,7 @@ console.log(`  2. peak RSS of ${BASE} ≤ 400 MB: ${byN[BASE].rss.toFixed(0)} MB
 console.log(`     peak RSS of ${BIG} ≤ 1.2× ${BASE}: ${t(byN[BIG].rss / byN[BASE].rss)}× (${byN[BIG].rss.toFixed(0)} MB) ${check(byN[BIG].rss <= 1.2 * byN[BASE].rss, 'RSS growth')}`);
 console.log(`  3. time per message at ${BIG} ≤ 1.3× at ${SMALL}: ${t(byN[BIG].msPer / byN[SMALL].msPer)}× ${check(byN[BIG].msPer <= 1.3 * byN[SMALL].msPer, 'flat cost')}`);
 console.log(`  4. pipe delivery median ${lat.m4me.toFixed(0)} ms vs node -e 0 ${lat.bare.toFixed(0)} ms = ${t(lat.m4me / lat.bare)}× (≤ 3×, < 250 ms; first delivery ${lat.first.toFixed(0)} ms) ${check(lat.m4me <= 3 * lat.bare && lat.m4me < 250, 'pipe latency')}`);
+rmSync(TRASH, { recursive: true, force: true });
 writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, misses }, null, 2)}\n`);
 if (misses.length) {
   console.log(`\nMISSED: ${misses.join('; ')}`);
