@@ -32,14 +32,7 @@ export class Trace {
   }
 }
 
-let lastMs = NaN;
-let lastIso = '';
-
-/** ISO 8601 with an explicit offset, as the store keeps times. (The clock's time is asked for many times: the last one is kept.) */
+/** ISO 8601 with an explicit offset, as the store keeps times. */
 export function isoTime(ms: number): string {
-  if (ms === lastMs) return lastIso;
-  const iso = new Date(ms).toISOString().replace('.000Z', '+00:00').replace('Z', '+00:00');
-  lastMs = ms;
-  lastIso = iso;
-  return iso;
+  return new Date(ms).toISOString().replace('.000Z', '+00:00').replace('Z', '+00:00');
 }

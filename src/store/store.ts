@@ -442,12 +442,6 @@ function messageIdOf(path: string): string | null {
   }
 }
 
-/** Path of an attachment file relative to the store's folder, as notes record it. */
-export function blobPath(paths: StorePaths, sha256: string): string {
-  const base = paths.files.slice(dirname(paths.store).length + 1) || paths.files;
-  return `${base}/${sha256.slice(0, 2)}/${sha256}`;
-}
-
 /**
  * Writes a file durably under its final name (for the quarantine): temporary file, data
  * synced, renamed, folder synced.
