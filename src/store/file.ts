@@ -21,7 +21,7 @@ import { type Places, type RowReader, type RowWriter, Table } from './table.js';
 
 /** A store at least this large gets a saved index (smaller ones are read whole in a few ms). */
 export const SAVED_INDEX_MIN_BYTES = 1 << 20;
-const SAVED_INDEX_VERSION = 3;
+const SAVED_INDEX_VERSION = 4;
 const COLLECTIONS = new Set<string>(ARRAY_COLLECTIONS);
 
 /** Identity of one version of the store file. */

@@ -37,8 +37,10 @@ interface Lookups {
   records: Record<RecordType, ValueMap<number, number>>;
   /** source + sourceID → positions, per record type. */
   sources: Record<RecordType, ListMap>;
-  /** Message-ID → requests (2 × position) and notes on requests (2 × position + 1). */
-  messages: ListMap;
+  /** Message-ID → positions of the requests it created. */
+  requestMessages: ListMap;
+  /** Message-ID → positions of the notes it added to requests. */
+  noteMessages: ListMap;
   /** record → note positions. */
   notes: ListMap;
   /** Message-ID → notification positions. */
@@ -70,7 +72,10 @@ export interface SavedLookups {
 /** Rows added since the saved maps beyond which saving serialises the maps again. */
 const RESAVE_ROWS = 256;
 
-/** Tables (and saved lookups, if any) to build an index over, instead of store data in memory. */
+/**
+ * Tables (and saved lookups, if any) to build an index over, instead of store data in memory.
+ * A class so that `instanceof` tells it from store data, which is untrusted JSON.
+ */
 export class IndexSource {
   constructor(readonly tables: Tables, readonly saved: SavedLookups | null) {}
 }
@@ -161,7 +166,7 @@ export class StoreIndex implements StoreView {
     this.lookups = {
       records: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ValueMap<number, number>(text(`records.${type}`))])) as Lookups['records'],
       sources: Object.fromEntries(RECORD_TYPES.map((type) => [type, new ListMap(text(`sources.${type}`))])) as Lookups['sources'],
-      messages: new ListMap(text('messages')), notes: new ListMap(text('notes')), notifications: new ListMap(text('notifications')),
+      requestMessages: new ListMap(text('request_messages')), noteMessages: new ListMap(text('note_messages')), notes: new ListMap(text('notes')), notifications: new ListMap(text('notifications')),
       ledger: new ListMap(text('ledger')), events: new ListMap(text('events')), subjects: new ListMap(text('subjects')),
       replies: new CountMap(text('replies')),
     };
@@ -226,7 +231,7 @@ export class StoreIndex implements StoreView {
     const maps: [string, { savedText: string | null; toText(): string[] }][] = [
       ...RECORD_TYPES.map((type) => [`records.${type}`, this.lookups.records[type]] as [string, ValueMap<number, number>]),
       ...RECORD_TYPES.map((type) => [`sources.${type}`, this.lookups.sources[type]] as [string, ListMap]),
-      ['messages', this.lookups.messages], ['notes', this.lookups.notes], ['notifications', this.lookups.notifications],
+      ['request_messages', this.lookups.requestMessages], ['note_messages', this.lookups.noteMessages], ['notes', this.lookups.notes], ['notifications', this.lookups.notifications],
       ['ledger', this.lookups.ledger], ['events', this.lookups.events], ['subjects', this.lookups.subjects], ['replies', this.lookups.replies],
     ];
     if (this.saved && added <= RESAVE_ROWS && maps.every(([, m]) => m.savedText !== null)) return this.saved;
@@ -249,7 +254,7 @@ export class StoreIndex implements StoreView {
     if (r.source && r.sourceID) x.sources[type].push(k(r.source, r.sourceID), pos);
     if (type !== 'request') return;
     const req = r as Request;
-    if (req.message_id) x.messages.push(req.message_id, 2 * pos);
+    if (req.message_id) x.requestMessages.push(req.message_id, pos);
     x.events.push(eventKey(req), pos);
     x.subjects.push(subjectKey(req), pos);
   }
@@ -258,7 +263,7 @@ export class StoreIndex implements StoreView {
     const x = this.lookups;
     x.notes.push(k(n.record.type, n.record.id), pos);
     if (n.id > this.maxNoteId) this.maxNoteId = n.id;
-    if (n.message_id && n.record.type === 'request') x.messages.push(n.message_id, 2 * pos + 1);
+    if (n.message_id && n.record.type === 'request') x.noteMessages.push(n.message_id, pos);
   }
 
   private indexNotification(pos: number, n: Notification): void { this.lookups.notifications.push(n.message_id, pos); }
@@ -325,18 +330,9 @@ export class StoreIndex implements StoreView {
   }
   /** The last request created by this message, else the request of the first note it added. */
   requestOfMessage(messageId: string): RecordRef | undefined {
-    const found = this.lookups.messages.get(messageId);
-    for (let n = found.length - 1; n >= 0; n--) {
-      if (found[n]! % 2) continue;
-      const r = this.tables.requests.get(found[n]! / 2) as unknown as Request;
-      if (r.message_id === messageId) return { type: 'request', id: r.id };
-    }
-    for (const code of found) {
-      if (!(code % 2)) continue;
-      const note = this.tables.notes.get((code - 1) / 2) as unknown as Note;
-      if (note.message_id === messageId && note.record.type === 'request') return note.record;
-    }
-    return undefined;
+    const request = this.last<Request>('requests', this.lookups.requestMessages.get(messageId), 'message_id', messageId);
+    if (request) return { type: 'request', id: request.id };
+    return this.rows<Note>('notes', this.lookups.noteMessages.get(messageId), messageId, (n) => n.message_id ?? '')[0]?.record;
   }
   notesOf(ref: RecordRef) {
     const key = k(ref.type, ref.id);
