@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
@@ -8,6 +8,9 @@ import { lock } from '../store/lock.js';
 import { parseJsonBytes } from '../store/big-json.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
+
+/** sending/ and sent/ get the outbox's own mode: replies a site keeps private stay so. */
+const outboxMode = (outbox: string) => { try { return statSync(outbox).mode & 0o777; } catch { return 0o700; } };
 import { printable } from './terminal.js';
 import { EX, UsageError } from './exit.js';
 import { parseSince } from './inspect.js';
@@ -100,7 +103,7 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
       // send whose outcome could not be recorded is never handed over again by a later run.
       const sending = join(config.outbox, 'sending', f);
       try {
-        await mkdir(join(config.outbox, 'sending'), { recursive: true });
+        await mkdir(join(config.outbox, 'sending'), { recursive: true, mode: outboxMode(config.outbox) });
         await rename(path, sending);
       } catch (err) {
         item.error = `not sent: cannot move it to ${join(config.outbox, 'sending')} first: ${describeIoError(err)}`;
@@ -119,7 +122,7 @@ async function sendAll(files: string[], config: { store: string; outbox: string;
         item.status = 'sent';
         await unlink(`${path}.error`).catch(() => undefined);
         try {
-          await mkdir(join(config.outbox, 'sent'), { recursive: true });
+          await mkdir(join(config.outbox, 'sent'), { recursive: true, mode: outboxMode(config.outbox) });
           await rename(sending, join(config.outbox, 'sent', f));
         } catch (err) {
           justSent.add(f);

@@ -11,6 +11,7 @@ import type { ParsePool } from '../mail/parse-pool.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
+import { folderMode } from '../store/durable.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { Progress, StageTimes } from './progress.js';
@@ -117,7 +118,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     const name = `${new Date(fixedNow ?? Date.now()).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(raw.raw).digest('hex').slice(0, 16)}.eml`;
     const path = join(config.quarantine, name);
     try {
-      await mkdir(config.quarantine, { recursive: true });
+      await mkdir(config.quarantine, { recursive: true, mode: folderMode() });
       await atomicWrite(path, raw.raw);
       // Beside it, what `m4me quarantine list` shows and `retry` needs: the envelope is not in the bytes.
       const meta: QuarantineMeta = {

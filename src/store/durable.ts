@@ -32,6 +32,24 @@ const FAULT = process.env.M4ME_FAULT;
 export const injected = (): NodeJS.ErrnoException =>
   Object.assign(new Error(`ENOSPC: no space left on device (M4ME_FAULT=${FAULT})`), { code: 'ENOSPC' });
 
+/**
+ * The mode of the files and folders m4me makes beside the store (attachments, replies,
+ * quarantine, the delivery log): the store's own (read when it is opened), so mail a store
+ * keeps private is not left readable by all in the folders beside it. Until a store is
+ * opened: 0600. The umask still applies on top.
+ */
+let newFileMode = 0o600;
+
+export function useModeOf(storeMode: number): void {
+  newFileMode = storeMode & 0o666 || 0o600;
+}
+
+/** The mode for a new file beside the store. */
+export const fileMode = () => newFileMode;
+
+/** The mode for a new folder beside the store: the file mode, searchable where readable. */
+export const folderMode = () => newFileMode | ((newFileMode & 0o444) >> 2);
+
 /** A file written under its temporary name (not yet synced); `placed` once renamed to `path`. */
 export interface TempFile { tmp: string; path: string; placed?: boolean }
 
@@ -42,7 +60,7 @@ export interface TempFile { tmp: string; path: string; placed?: boolean }
 export function writeTemp(path: string, content: string | Buffer, fault = FAULT === 'write-file'): TempFile {
   const tmp = tempName(path);
   const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  const fd = openSync(tmp, 'wx');
+  const fd = openSync(tmp, 'wx', newFileMode);
   try {
     if (fault) {
       writeAll(fd, bytes.subarray(0, bytes.length >> 1));

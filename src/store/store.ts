@@ -3,7 +3,7 @@ import { realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Decision } from '../engine/types.js';
 import { describeIoError, ioStatus, ioWhere, TempFailure } from './errors.js';
-import { finalName, injected, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from './durable.js';
+import { finalName, folderMode, injected, isTempName, makeDurable, syncDir, type TempFile, useModeOf, writeTemp } from './durable.js';
 import { StoreFile } from './file.js';
 import { RESIDENT, StoreIndex } from './indexes.js';
 import { appendLog, logLine, logPath, readLog, rewriteLog } from './delivery-log.js';
@@ -166,6 +166,7 @@ export class Store {
       throw new TempFailure('4.3.5', `store ${this.paths.store} is not an m4me store: ${problems.join('; ')}; it was left untouched (m4me check-config lists every problem)`);
     }
     this.index = new StoreIndex(source);
+    try { useModeOf(statSync(this.file.path).mode); } catch { /* its write reports it */ }
   }
 
   /**
@@ -328,7 +329,7 @@ export class Store {
   private folder(path: string): void {
     if (this.folders.has(path)) return;
     // The first folder mkdir made, if any: it and those under it are new names to sync.
-    const made = mkdirSync(path, { recursive: true });
+    const made = mkdirSync(path, { recursive: true, mode: folderMode() });
     if (made) for (let d = path; d.length >= made.length; d = dirname(d)) this.madeDirs.add(d);
     this.folders.add(path);
   }

@@ -7,7 +7,7 @@
  * are not synced here: the checkpoint does that for all of them together (./durable.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { tempName, type TempFile } from './durable.js';
+import { fileMode, tempName, type TempFile } from './durable.js';
 
 // A CommonJS script run with `eval`: nothing to find on the disk, from dist/ or from the bundle.
 const CODE = `
@@ -16,11 +16,11 @@ const fs = require('node:fs');
 let failed = null;
 parentPort.on('message', (m) => {
   if (m.flush !== undefined) { parentPort.postMessage({ flush: m.flush, error: failed }); failed = null; return; }
-  for (const [tmp, text, fault] of m.files) {
+  for (const [tmp, text, fault, mode] of m.files) {
     if (failed) continue;
     let fd = -1;
     try {
-      fd = fs.openSync(tmp, 'wx');
+      fd = fs.openSync(tmp, 'wx', mode);
       const b = Buffer.from(text);
       const n = fault ? b.length >> 1 : b.length;
       for (let at = 0; at < n;) at += fs.writeSync(fd, b, at, n - at);
@@ -40,7 +40,7 @@ const GROUP = 32;
 
 export class WriterThread {
   private worker = new Worker(CODE, { eval: true });
-  private group: [string, string, boolean][] = [];
+  private group: [string, string, boolean, number][] = [];
   private waiting = new Map<number, { resolve(): void; reject(e: Error): void }>();
   private flushes = 0;
   private dead: Error | null = null;
@@ -65,7 +65,7 @@ export class WriterThread {
   /** Queues `text` for a new temporary file beside `path` (`fault`: tests, fail it as a full disk does). */
   write(path: string, text: string, fault = false): TempFile {
     const tmp = tempName(path);
-    this.group.push([tmp, text, fault]);
+    this.group.push([tmp, text, fault, fileMode()]);
     if (this.group.length >= GROUP) this.post();
     return { tmp, path };
   }

@@ -12,7 +12,7 @@ import { describe, expect, test } from '@jest/globals';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir, testIf } from '../helpers/cli.js';
-import { expectOneStatusLine, startCli, until, writeConfig } from './helpers.js';
+import { expectOneStatusLine, mailWithAttachment, snapshot, startCli, until, writeConfig } from './helpers.js';
 import { workload } from './workload.js';
 
 const deliver = (store: string, message: string | Buffer, env?: Record<string, string>) =>
@@ -30,6 +30,38 @@ describe('store file hygiene', () => {
     expect(again.code).toBe(0);
     expect(statSync(store).mode & 0o7777).toBe(0o640);
     expect(readStore(store).accounts).toEqual([]);
+  });
+
+  test('files and folders made beside the store take its mode: 0640 store, 0640 files, 0750 folders', async () => {
+    const dir = tempDir();
+    const store = demoStoreFile(dir);
+    chmodSync(store, 0o640);
+    // A new request with an attachment: an acknowledgement in the outbox, a file in <store>.files, a log line.
+    const run = await deliver(store, mailWithAttachment('modes@t', Buffer.from('private report\n')));
+    expect(run.code).toBe(0);
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    const outbox = `${store}.outbox`;
+    const replies = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
+    expect(replies).toHaveLength(1);
+    const blobs = snapshot(`${store}.files`);
+    expect(Object.keys(blobs)).toHaveLength(1);
+    const blob = join(`${store}.files`, Object.keys(blobs)[0]!);
+    expect({ store: mode(store), reply: mode(join(outbox, replies[0]!)), outbox: mode(outbox), blob: mode(blob), files: mode(`${store}.files`),
+      shard: mode(dirname(blob)), log: mode(`${store}.log`) })
+      .toEqual({ store: 0o640, reply: 0o640, outbox: 0o750, blob: 0o640, files: 0o750, shard: 0o750, log: 0o640 });
+    // A store for its owner only: so are the files beside it, and the quarantine.
+    const dir2 = tempDir();
+    const store2 = demoStoreFile(dir2);
+    chmodSync(store2, 0o600);
+    const run2 = await deliver(store2, eml({ id: 'modes2@t' }));
+    expect(run2.code).toBe(0);
+    const reply2 = readdirSync(`${store2}.outbox`).find((f) => f.endsWith('.eml'))!;
+    expect([mode(`${store2}.outbox`), mode(join(`${store2}.outbox`, reply2))]).toEqual([0o700, 0o600]);
+    const bad = await deliver(store2, Buffer.from('no header fields here at all'));
+    expect(bad.code).toBe(65);
+    const q = `${store2}.quarantine`;
+    expect(mode(q)).toBe(0o700);
+    for (const f of readdirSync(q)) expect(mode(join(q, f))).toBe(0o600);
   });
 
   test('the store keeps its mode across writes', async () => {
