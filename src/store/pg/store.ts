@@ -253,7 +253,11 @@ export class PgStore implements MailStore {
       view.round();
       const decision = run();
       const misses = [...view.misses.values()];
-      const ids = inTx ? [...view.idMisses] : [];
+      // New IDs only once nothing else is missing, and only those the decision uses: the
+      // engine builds a request before event matching may make it a note, and a sequence
+      // value taken is never given back (the JSON store's IDs would run ahead of ours).
+      const uses: Record<IdKind, unknown> = { record: decision.request, note: decision.note, person: decision.person };
+      const ids = inTx && !misses.length ? [...view.idMisses].filter((k) => uses[k]) : [];
       if (!misses.length && !ids.length) return decision;
       if (inTx && misses.length) await this.lock(c, misses, locked!);
       if (misses.length) await this.fetch(c, view, misses);
