@@ -208,7 +208,7 @@ export class PgStore implements MailStore {
       view.answers.clear();
       await this.fetch(c, view, all);
       decision = await this.settle(c, view, run, true, locked);
-      await this.write(c, decision);
+      await this.write(c, decision, view);
       if (decision.outgoing.length) {
         const made = mkdirSync(this.outbox, { recursive: true });
         try {
@@ -297,7 +297,11 @@ export class PgStore implements MailStore {
           break;
         }
         case 'notes': sql = list('m4me_notes', `record_type = ${p(l.type)}::text AND record_id = ${p(l.id)}::bigint`); break;
-        case 'inbound': sql = `(SELECT doc FROM m4me_inbound WHERE key = ${p(l.key)}::text ORDER BY pos DESC LIMIT 1)`; break;
+        case 'inbound': {
+          const k = p(l.key);
+          sql = `json_build_array((SELECT doc FROM m4me_inbound WHERE key = ${k}::text ORDER BY pos DESC LIMIT 1), (SELECT count(*) FROM m4me_inbound WHERE key = ${k}::text))`;
+          break;
+        }
         case 'event': sql = list('m4me_records', `type = 'request' AND event_key = ${p(l.key)}::text`); break;
         case 'subject': sql = list('m4me_records', `type = 'request' AND subject_key = ${p(l.key)}::text`); break;
         case 'replies': sql = `(SELECT count(*) FROM m4me_auto_replies WHERE recipient = ${p(l.address)}::text AND day = ${p(l.day)}::text)`; break;
@@ -309,6 +313,11 @@ export class PgStore implements MailStore {
     lookups.forEach((l, i) => {
       let v = row[`c${i}`];
       if (l.kind === 'replies') v = Number(v);
+      else if (l.kind === 'inbound') {
+        const [entry, count] = v as [unknown, number | string];
+        view.ledgerCounts.set(l.key, Number(count));
+        v = entry;
+      }
       else if (l.kind === 'message') {
         const [req, note] = v as [{ type: string; id: string | number } | null, unknown];
         v = req ? { type: 'request', id: Number(req.id) } : note ?? null;
@@ -318,14 +327,14 @@ export class PgStore implements MailStore {
   }
 
   /** Inserts one row of a collection, its lookup columns computed as copy-store does. */
-  private async insert(c: pg.PoolClient, collection: Collection, row: object): Promise<void> {
+  private async insert(c: pg.PoolClient, collection: Collection, row: object, attempt = 0): Promise<void> {
     const spec = tableOf(collection);
     const values = spec.values(row as Record<string, unknown>);
     const params: unknown[] = [];
     const exprs = spec.columns.map((col, i) => {
-      // The n-th ledger entry of a key is attempt n: (key, attempt) is unique across hosts.
-      if (collection === 'inbound' && col === 'attempt') return `(SELECT count(*) FROM m4me_inbound WHERE key = $1)::int`;
-      params.push(values[i]);
+      // The n-th ledger entry of a key is attempt n, n as many as the decision saw: (key,
+      // attempt) is unique, so of two hosts that both decided on a key's first entry, one fails.
+      params.push(collection === 'inbound' && col === 'attempt' ? attempt : values[i]);
       return `$${params.length}`;
     });
     params.push(JSON.stringify(row));
@@ -333,7 +342,7 @@ export class PgStore implements MailStore {
   }
 
   /** The rows of a Decision, in the order the JSON store applies them. */
-  private async write(c: pg.PoolClient, d: Decision): Promise<void> {
+  private async write(c: pg.PoolClient, d: Decision, view: MissView): Promise<void> {
     if (d.person) await this.insert(c, 'people', d.person);
     if (d.request) await this.insert(c, 'requests', d.request);
     if (d.note) await this.insert(c, 'notes', d.note);
@@ -353,7 +362,7 @@ export class PgStore implements MailStore {
     for (const m of d.outgoing) {
       await this.insert(c, 'auto_replies', { message_id: m.messageId, to: m.to, kind: m.kind, sent_at: m.date, in_reply_to: m.inReplyTo });
     }
-    if (d.inbound) await this.insert(c, 'inbound', d.inbound);
+    if (d.inbound) await this.insert(c, 'inbound', d.inbound, view.ledgerCounts.get(d.inbound.key) ?? 0);
     for (const f of d.files) {
       await c.query('INSERT INTO m4me_attachments (sha256, size, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [f.sha256, f.content.length, f.content]);
     }

@@ -47,6 +47,8 @@ export class MissView implements StoreView {
   readonly asked = new Map<string, Lookup>();
   /** Lookups asked in the last decision that had no answer. */
   misses = new Map<string, Lookup>();
+  /** How many ledger entries each key had when it was fetched (the next entry's attempt). */
+  readonly ledgerCounts = new Map<string, number>();
   /** New IDs allocated for this message's transaction; absent: provisional (a miss inside one). */
   readonly ids = new Map<IdKind, number>();
   idMisses = new Set<IdKind>();
