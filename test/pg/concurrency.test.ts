@@ -36,10 +36,10 @@ describePg('parallel deliveries into one PostgreSQL store', (pgc) => {
     });
   });
 
-  /** A fresh database holding the demo store. */
-  const database = async (name: string) => {
+  /** A fresh database holding the demo store (or `from`). */
+  const database = async (name: string, from = start) => {
     const url = pgc().createDatabase(name);
-    ok('copy-store', await runCli(['copy-store', start, url, '--quiet']));
+    ok('copy-store', await runCli(['copy-store', from, url, '--quiet']));
     names.set(url, name);
     return url;
   };
@@ -113,5 +113,19 @@ describePg('parallel deliveries into one PostgreSQL store', (pgc) => {
     }
     expect(rows(url, `SELECT count(*) FROM m4me_records WHERE type = 'request'`)).toEqual([String(before + ROUNDS)]);
     expect(rows(url, `SELECT count(*), count(DISTINCT key) FROM m4me_inbound WHERE message_id LIKE 'alert-%'`)).toEqual([`${PARALLEL * ROUNDS}|${PARALLEL * ROUNDS}`]);
+  });
+
+  test(`${PARALLEL} requests from one unknown sender at once (people are created for unknown senders): one person`, async () => {
+    const from = demoStoreFile(tempDir(), (d) => { d.accounts.find((a) => a.id === 'widget-it')!.email_policy.auto_create_people = true; });
+    const url = await database('one_person', from);
+    const eml = readFileSync(join(ROOT, 'test', 'decisions', 'cases', 'sender-auto-create.eml'), 'utf8');
+    const messages = Array.from({ length: PARALLEL }, (_, i) => eml.replace('<sender-auto-create@test.example>', `<new-${i}@test.example>`)
+      .replace('Subject: Printer on floor 3 is broken', `Subject: Question ${i}`).replace('Hello.', `Hello, question ${i}.`));
+    const runs = await deliverAll(url, messages);
+    const results = runs.map((r) => { ok('process', r); return jsonLines(r.stdout)[0]! as { outcome: string; request?: { requested_by: number } }; });
+    expect(results.map((r) => r.outcome)).toEqual(Array.from({ length: PARALLEL }, () => 'request_created'));
+    const people = rows(url, `SELECT id FROM m4me_people WHERE primary_email = 'new.person@elsewhere.example'`);
+    expect(people).toHaveLength(1);
+    expect(results.map((r) => r.request?.requested_by)).toEqual(Array.from({ length: PARALLEL }, () => Number(people[0])));
   });
 });

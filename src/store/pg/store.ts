@@ -36,10 +36,10 @@ import { describeIoError, ioStatus, ioWhere, TempFailure } from '../errors.js';
 import { RESIDENT, StoreIndex } from '../indexes.js';
 import type { DeliverOptions, MailStore } from '../mail-store.js';
 import { outboxFileName, renderOutgoing } from '../outbox.js';
-import { ARRAY_COLLECTIONS, type StoreData } from '../schema.js';
+import { ARRAY_COLLECTIONS, type Person, type StoreData } from '../schema.js';
 import { collectionProblems } from '../validate.js';
 import { openPool, pgFailure, type PgDb } from './connect.js';
-import { type Collection, tableOf } from './rows.js';
+import { type Collection, lower, tableOf } from './rows.js';
 import { checkSchema } from './schema.js';
 import { type IdKind, type Lookup, lookupKey, MissView } from './view.js';
 
@@ -61,7 +61,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A signed 64-bit advisory lock key for a lookup (namespaced by kind). */
 function lockKey(l: Lookup): string | null {
   if (l.kind !== 'inbound' && l.kind !== 'event' && l.kind !== 'subject') return null;
-  return createHash('sha256').update(`m4me ${l.kind} ${l.key}`).digest().readBigInt64BE(0).toString();
+  return hashLock(`${l.kind} ${l.key}`);
+}
+
+function hashLock(what: string): string {
+  return createHash('sha256').update(`m4me ${what}`).digest().readBigInt64BE(0).toString();
 }
 
 export class PgStore implements MailStore {
@@ -208,6 +212,17 @@ export class PgStore implements MailStore {
       view.answers.clear();
       await this.fetch(c, view, all);
       decision = await this.settle(c, view, run, true, locked);
+      // A person for an unknown sender: another host may be creating one for the same
+      // address. Under a lock on the address, one it committed is found and used instead.
+      while (decision.person) {
+        const email = lower(decision.person.primary_email);
+        await this.lockKeys(c, [hashLock(`person ${email}`)], locked);
+        const found = await c.query<{ doc: Person }>('SELECT doc FROM m4me_people WHERE primary_email = $1 OR $1 = ANY (emails) ORDER BY pos', [email]);
+        const fresh = found.rows.map((r) => r.doc).filter((p) => !this.ref.person(p.id));
+        if (!fresh.length) break;
+        for (const p of fresh) this.ref.addPerson(p);
+        decision = await this.settle(c, view, run, true, locked);
+      }
       await this.write(c, decision, view);
       if (decision.outgoing.length) {
         const made = mkdirSync(this.outbox, { recursive: true });
@@ -270,8 +285,12 @@ export class PgStore implements MailStore {
   }
 
   /** Takes the advisory locks of `lookups` not yet held, in key order (one statement). */
-  private async lock(c: pg.PoolClient, lookups: Lookup[], locked: Set<string>): Promise<void> {
-    const keys = [...new Set(lookups.map(lockKey).filter((k): k is string => k !== null && !locked.has(k)))]
+  private lock(c: pg.PoolClient, lookups: Lookup[], locked: Set<string>): Promise<void> {
+    return this.lockKeys(c, lookups.map(lockKey).filter((k): k is string => k !== null), locked);
+  }
+
+  private async lockKeys(c: pg.PoolClient, wanted: string[], locked: Set<string>): Promise<void> {
+    const keys = [...new Set(wanted.filter((k) => !locked.has(k)))]
       .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
     if (!keys.length) return;
     await c.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s', [keys]);
