@@ -183,7 +183,8 @@ export class PgStore implements MailStore {
           continue;
         }
         if (err instanceof TempFailure) throw pgFailure(err, this.db.url);
-        throw pgFailure(err, this.db.url, RETRY_STATES.has(code) ? `store (after ${RETRIES} retries)` : 'store');
+        const f = pgFailure(err, this.db.url);
+        throw RETRY_STATES.has(code) ? new TempFailure(f.status, `${f.message} (gave up after ${RETRIES} retries)`) : f;
       }
     }
   }
