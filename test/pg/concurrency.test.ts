@@ -128,4 +128,43 @@ describePg('parallel deliveries into one PostgreSQL store', (pgc) => {
     expect(people).toHaveLength(1);
     expect(results.map((r) => r.request?.requested_by)).toEqual(Array.from({ length: PARALLEL }, () => Number(people[0])));
   });
+
+  test('deliveries killed (kill -9) at random moments and delivered again: every message applied once, every reply queued once', async () => {
+    const url = await database('killed');
+    const base = readFileSync(join(ROOT, 'samples', '01-end-user-request.eml'), 'utf8');
+    const COUNT = 12;
+    const messages = Array.from({ length: COUNT }, (_, i) => base.replace('<demo-01@widget.example>', `<killed-${i}@widget.example>`)
+      .replace('Subject: Printer on floor 3 is broken', `Subject: Killed ${i}`).replace('paper jam', `paper jam ${i}`));
+    const deliver = (i: number, killAfterMs: number | null) => new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'process', '--quiet', '--config', hosts[i % 2]!, '--store', url, '--now', DEMO_NOW],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' }, stdio: ['pipe', 'ignore', 'ignore'] });
+      child.stdin.end(messages[i]);
+      const timer = killAfterMs === null ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      child.on('close', (code) => { if (timer) clearTimeout(timer); resolve(code); });
+    });
+    // Seeded, so a failure can be replayed.
+    let seed = 20261203;
+    const random = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    let pending = messages.map((_, i) => i);
+    let killed = 0;
+    for (let round = 0; pending.length && round < 20; round++) {
+      // The first rounds kill about half of the processes, somewhere in their run; the last ones none.
+      const codes = await Promise.all(pending.map((i) => deliver(i, round < 3 && random() < 0.5 ? 150 + Math.floor(random() * 500) : null)));
+      killed += codes.filter((c) => c !== 0).length;
+      pending = pending.filter((_, n) => codes[n] !== 0);
+    }
+    expect(pending).toEqual([]);
+    expect(killed).toBeGreaterThan(0);
+    // One more delivery on each host (a duplicate) puts in place or removes what a killed process left.
+    for (const h of [0, 1]) expect(await deliver(h, null)).toBe(0);
+    expect(rows(url, `SELECT count(*), count(DISTINCT key) FROM m4me_inbound WHERE message_id LIKE 'killed-%'`)).toEqual([`${COUNT}|${COUNT}`]);
+    expect(rows(url, `SELECT count(*), count(DISTINCT message_id) FROM m4me_records WHERE type = 'request' AND message_id LIKE 'killed-%'`)).toEqual([`${COUNT}|${COUNT}`]);
+    expect(rows(url, `SELECT count(*) FROM m4me_notes WHERE message_id LIKE 'killed-%'`)).toEqual([String(COUNT)]);
+    // Every recorded reply is in one outbox, once; no temporary file is left.
+    const replies = rows(url, `SELECT doc->>'message_id' FROM m4me_auto_replies ORDER BY 1`);
+    expect(replies).toHaveLength(COUNT);
+    const all = ['a', 'b'].flatMap((h) => (existsSync(join(dir, `outbox-${h}`)) ? readdirSync(join(dir, `outbox-${h}`)) : []));
+    expect(all.filter((f) => !f.endsWith('.eml'))).toEqual([]);
+    expect(all).toHaveLength(COUNT);
+  });
 });
