@@ -131,12 +131,18 @@ describePg('parallel deliveries into one PostgreSQL store', (pgc) => {
 
   test('deliveries killed (kill -9) at random moments and delivered again: every message applied once, every reply queued once', async () => {
     const url = await database('killed');
+    // Two hosts of its own: their outboxes hold only this test's replies.
+    const own = ['ka', 'kb'].map((h) => {
+      const config = join(dir, `host-${h}.json`);
+      writeFileSync(config, JSON.stringify({ ...CONFIG, outbox: `./outbox-${h}`, quarantine: `./quarantine-${h}` }));
+      return config;
+    });
     const base = readFileSync(join(ROOT, 'samples', '01-end-user-request.eml'), 'utf8');
     const COUNT = 12;
     const messages = Array.from({ length: COUNT }, (_, i) => base.replace('<demo-01@widget.example>', `<killed-${i}@widget.example>`)
       .replace('Subject: Printer on floor 3 is broken', `Subject: Killed ${i}`).replace('paper jam', `paper jam ${i}`));
     const deliver = (i: number, killAfterMs: number | null) => new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'process', '--quiet', '--config', hosts[i % 2]!, '--store', url, '--now', DEMO_NOW],
+      const child = spawn(process.execPath, [BIN, 'process', '--quiet', '--config', own[i % 2]!, '--store', url, '--now', DEMO_NOW],
         { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' }, stdio: ['pipe', 'ignore', 'ignore'] });
       child.stdin.end(messages[i]);
       const timer = killAfterMs === null ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -163,7 +169,7 @@ describePg('parallel deliveries into one PostgreSQL store', (pgc) => {
     // Every recorded reply is in one outbox, once; no temporary file is left.
     const replies = rows(url, `SELECT doc->>'message_id' FROM m4me_auto_replies ORDER BY 1`);
     expect(replies).toHaveLength(COUNT);
-    const all = ['a', 'b'].flatMap((h) => (existsSync(join(dir, `outbox-${h}`)) ? readdirSync(join(dir, `outbox-${h}`)) : []));
+    const all = ['ka', 'kb'].flatMap((h) => (existsSync(join(dir, `outbox-${h}`)) ? readdirSync(join(dir, `outbox-${h}`)) : []));
     expect(all.filter((f) => !f.endsWith('.eml'))).toEqual([]);
     expect(all).toHaveLength(COUNT);
   });
