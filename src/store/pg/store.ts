@@ -203,6 +203,7 @@ export class PgStore implements MailStore {
     if (!persist) { times(); return decision; }
     const temps: TempFile[] = [];
     let committed = false;
+    let committing = false;
     await c.query('BEGIN');
     try {
       await c.query(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
@@ -236,12 +237,16 @@ export class PgStore implements MailStore {
           throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
         }
       }
+      committing = true;
       await c.query('COMMIT');
       committed = true;
     } catch (err) {
       if (!committed) {
         await c.query('ROLLBACK').catch(() => undefined);
-        for (const t of temps) { try { unlinkSync(t.tmp); } catch { /* gone */ } }
+        // A COMMIT that failed (the connection lost) may still have committed: its replies
+        // stay under their temporary names for the next run to put in place or remove
+        // (recover, by what auto_replies holds, once this process is gone).
+        if (!committing) for (const t of temps) { try { unlinkSync(t.tmp); } catch { /* gone */ } }
       }
       throw err;
     }
