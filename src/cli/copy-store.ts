@@ -4,7 +4,7 @@
  * bytes. DST must be absent or empty unless --force, which replaces its content. A
  * PostgreSQL store copied to a file is the document the file store holds, byte for byte.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { isPgUrl, redactUrl } from '../store/pg/url.js';
 import type { StoreDocument } from '../store/pg/document.js';
@@ -61,6 +61,11 @@ export async function runCopyStore(src: string, dst: string, opts: { force: bool
           await doc.clearPgStore(c);
         }
         await doc.writePgDocument(c, data);
+        // New notes name their attachments as the file store did (`<store>.files/…`): a copy
+        // back to a file of that name is the document that store would hold.
+        if (!isPgUrl(from)) {
+          await c.query(`INSERT INTO m4me_meta (key, value) VALUES ('files_dir', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [`${basename(from)}.files`]);
+        }
         return true;
       });
       if (!copied) throw new UsageError(`${redactUrl(to)} is not empty (use --force to replace its content)`);

@@ -1,4 +1,5 @@
 import chalk from 'chalk';
+import { isPgUrl } from '../store/pg/url.js';
 import { defaultPaths, Store } from '../store/store.js';
 import { COLLECTION, RECORD_TYPES, type Note, type OtherRecord, type RecordType, type Request } from '../store/schema.js';
 import { loadConfig } from './config.js';
@@ -29,13 +30,24 @@ function recordType(type: string): RecordType {
   return t;
 }
 
-async function openForReading(opts: { store?: string; config?: string }): Promise<Store> {
+/** What show and list read: the lookups, and the collections as data. */
+type Reading = Pick<Store, 'index' | 'data'>;
+
+/**
+ * The store for reading: a JSON store whole, or of a PostgreSQL store the reference data and
+ * the rows of `type` the command shows (one record and its notes, or those created since).
+ */
+async function openForReading(opts: { store?: string; config?: string }, type: RecordType, only: { id?: number; since?: number | null }): Promise<Reading> {
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  if (isPgUrl(config.store)) {
+    const { readPgRecords } = await import('../store/pg/read.js');
+    return readPgRecords(config.store, type, only);
+  }
   return Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
 }
 
 /** Field values with the IDs of people, teams, service instances and CIs named. */
-function resolvedFields(store: Store, record: AnyRecord): [string, string][] {
+function resolvedFields(store: Reading, record: AnyRecord): [string, string][] {
   const ix = store.index;
   const person = (id: unknown) => (typeof id === 'number' ? `${ix.person(id)?.name ?? '?'} (#${id})` : null);
   const named: Record<string, (v: unknown) => string | null> = {
@@ -53,7 +65,7 @@ function resolvedFields(store: Store, record: AnyRecord): [string, string][] {
 export async function runShow(type: string, id: string, opts: { store?: string; config?: string; json: boolean }): Promise<number> {
   const t = recordType(type);
   if (!/^\d+$/.test(id)) throw new UsageError(`record ID must be a number, got "${id}"`);
-  const store = await openForReading(opts);
+  const store = await openForReading(opts, t, { id: Number(id) });
   const record = store.index.record(t, Number(id));
   if (!record) {
     process.stderr.write(`5.1.1 m4me: no ${t} with ID ${id}\n`);
@@ -103,7 +115,7 @@ export async function runList(type: string, opts: ListOptions): Promise<number> 
     const near = closest(opts.status.toLowerCase(), STATUSES);
     throw new UsageError(`--status: no request status "${opts.status}"${near ? ` (did you mean ${near}?)` : ''}; one of: ${STATUSES.join(', ')}`);
   }
-  const store = await openForReading(opts);
+  const store = await openForReading(opts, t, { since });
   const records = (store.data[COLLECTION[t]] as AnyRecord[])
     .filter((r) => since === null || Date.parse(r.created_at ?? '') >= since)
     .filter((r) => !opts.status || r.status?.toLowerCase() === opts.status.toLowerCase())

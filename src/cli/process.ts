@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { decide } from '../engine/pipeline.js';
 import type { Clock, Policy } from '../engine/types.js';
 import { readAhead } from '../input/ahead.js';
 import { InputError, readInputs } from '../input/sources.js';
@@ -10,8 +9,9 @@ import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
 import type { ParsePool } from '../mail/parse-pool.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
-import { atomicWrite, defaultPaths, Store } from '../store/store.js';
 import { folderMode } from '../store/durable.js';
+import { type MailStore, openMailStore } from '../store/mail-store.js';
+import { atomicWrite, defaultPaths } from '../store/store.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { Progress, StageTimes } from './progress.js';
@@ -104,8 +104,8 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     reprocess: opts.reprocess ?? false, parameterTrust: config.parameterTrust,
     filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
   };
-  let store: Store | null = null;
-  const out = await Output.create(opts, (id) => (store as Store | null)?.index.team(id)?.name);
+  let store: MailStore | null = null;
+  const out = await Output.create(opts, (id) => (store as MailStore | null)?.teamName(id));
   let count = 0;
   let failed = 0;
   let lastFailure = '';
@@ -168,18 +168,21 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       else clockWarnings.push(`--clock message: the Date ${email.date} is ${refused}, the current time was used`);
     }
     const clock: Clock = { now, tick: () => performance.now() };
-    store ??= await Store.open(paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
+    store ??= await openMailStore(config.store, paths, { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
     const results: Result[] = [];
     for (const envelopeRecipient of envelopeRecipients.length ? envelopeRecipients : [null]) {
       const t1 = performance.now();
-      const decision = decide(email, store.index, { ...basePolicy, envelopeRecipient }, clock);
-      const t2 = performance.now();
-      times.add('decide', t2 - t1);
+      const policy = { ...basePolicy, envelopeRecipient, filesDir: store.filesDir ?? basePolicy.filesDir };
+      // The JSON store decides, then applies in memory; PostgreSQL decides and applies in one
+      // transaction (deciding again under its locks).
+      const decision = await store.deliver(email, policy, clock, {
+        persist: !opts.dryRun, about: { from: email.from?.address ?? null, subject: email.subject },
+      });
+      times.add('decide', store.lastTimes.decide);
+      times.add('store', performance.now() - t1 - store.lastTimes.decide);
       times.rule(decision.trace, decision.traceMs);
       decision.warnings.push(...clockWarnings);
-      await store.apply(decision, !opts.dryRun, { from: email.from?.address ?? null, subject: email.subject });
       out.replies += decision.outgoing.length;
-      times.add('store', performance.now() - t2);
       results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));
     }
     return results;
@@ -214,7 +217,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   // A result is printed only once the store change it reports is committed (on the disk):
   // a run that ends in 75 never printed request_created for a message the MTA will retry.
   const commit = async () => {
-    await (store as Store | null)?.checkpoint();
+    await (store as MailStore | null)?.commit();
     await out.commit();
   };
   let finished = false;
@@ -242,7 +245,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     progress?.stop();
     await (poolStarting as Promise<void> | null)?.catch(() => undefined);
     await (pool as ParsePool | null)?.close();
-    await (store as Store | null)?.release();
+    await (store as MailStore | null)?.close();
     if (finished) await out.end((Date.now() - started) / 1000, times);
   }
   // A single delivery that could not be read bounces (65); in a batch the summary counts it.

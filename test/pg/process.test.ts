@@ -1,0 +1,123 @@
+/**
+ * `m4me process`, `show` and `list` on a PostgreSQL store, through the CLI, against the JSON
+ * store as the reference: the demo archive (samples/demo.mbox: requests, notes, event
+ * matching, rejections, attachments, a duplicate) replayed into both from the same store
+ * gives the same output, the same outbox and attachment files, and a PostgreSQL store that
+ * copies back to the JSON store's file byte for byte; show and list print the same. A dry
+ * run changes nothing; an unreachable server or a missing schema is one line and 75.
+ */
+import { beforeAll, expect, test } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { CONFIG } from '../decisions/cases.js';
+import { DEMO_NOW, demoStoreFile, ROOT, runCli, type Run, tempDir } from '../helpers/cli.js';
+import { describePg } from './cluster.js';
+
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p); else out[relative(dir, p)] = readFileSync(p).toString('hex');
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+const ok = (what: string, r: Run) => {
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r;
+};
+
+describePg('process, show and list on a PostgreSQL store', (pgc) => {
+  let dir = '';
+  let url = '';
+  const json = { config: '', store: '' };
+  let pgConfig = '';
+  let runs: { json: Run; pg: Run };
+
+  beforeAll(async () => {
+    dir = tempDir('m4me-pgproc-');
+    mkdirSync(join(dir, 'json'));
+    mkdirSync(join(dir, 'pg'));
+    json.store = demoStoreFile(join(dir, 'json'));
+    json.config = join(dir, 'json', 'm4me.json');
+    pgConfig = join(dir, 'pg', 'm4me.json');
+    writeFileSync(json.config, JSON.stringify(CONFIG));
+    writeFileSync(pgConfig, JSON.stringify(CONFIG));
+    url = pgc().createDatabase('replay');
+    ok('copy-store', await runCli(['copy-store', json.store, url, '--quiet']));
+    const args = (config: string, store: string) => ['process', '--json', '--config', config, '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')];
+    const [a, b] = await Promise.all([runCli(args(json.config, json.store)), runCli(args(pgConfig, url))]);
+    runs = { json: ok('json', a), pg: ok('pg', b) };
+  });
+
+  test('the demo archive: the same results, outbox and files; copied back, the JSON store\'s file byte for byte', async () => {
+    expect(runs.pg.stdout.split('\n').filter(Boolean).length).toBeGreaterThan(20);
+    expect(runs.pg.stdout).toBe(runs.json.stdout);
+    expect(runs.pg.stderr).toBe(runs.json.stderr);
+    expect(runs.pg.stdout).toMatch(/"outcome":"duplicate"/);
+    expect(runs.pg.stdout).toMatch(/"rule":"match\.event"/);
+    const back = join(mkdtempSync(join(dir, 'back-')), 'store.json');
+    ok('copy back', await runCli(['copy-store', url, back, '--quiet']));
+    expect(readFileSync(back, 'utf8')).toBe(readFileSync(json.store, 'utf8'));
+    const files = tree(`${json.store}.files`);
+    expect(Object.keys(files).length).toBeGreaterThan(0);
+    expect(tree(`${back}.files`)).toEqual(files);
+    const outbox = tree(`${json.store}.outbox`);
+    expect(Object.keys(outbox).length).toBeGreaterThan(5);
+    expect(tree(join(dir, 'pg', 'm4me.outbox'))).toEqual(outbox);
+    // Replayed again: every message is a duplicate, on both.
+    const again = await runCli(['process', '--json', '--config', pgConfig, '--store', url, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    const outcomes = ok('again', again).stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { outcome: string }).outcome);
+    expect(outcomes.filter((o) => o !== 'duplicate' && o !== 'failed')).toEqual([]);
+  });
+
+  test('show and list print what they print for the JSON store', async () => {
+    const commands = [
+      ['show', 'request', '100042'], ['show', 'request', '100046', '--json'], ['show', 'problem', '100010'],
+      ['show', 'request', '12'], ['list', 'requests'], ['list', 'request', '--json', '--since', '2026-03-02'],
+      ['list', 'request', '--team', '2002', '--status', 'assigned'], ['list', 'problems', '--json'],
+    ];
+    for (const c of commands) {
+      const [a, b] = await Promise.all([runCli([...c, '--config', json.config, '--store', json.store]), runCli([...c, '--config', pgConfig, '--store', url])]);
+      expect({ c, code: b.code, stdout: b.stdout, stderr: b.stderr }).toEqual({ c, code: a.code, stdout: a.stdout, stderr: a.stderr });
+    }
+    const shown = await runCli(['show', 'request', '100042', '--json', '--config', pgConfig, '--store', url]);
+    expect((JSON.parse(shown.stdout) as { notes: unknown[] }).notes.length).toBeGreaterThan(0);
+  });
+
+  test('a dry run changes nothing in the database and writes no file', async () => {
+    const c = pgc();
+    const fresh = c.createDatabase('dry');
+    const start = demoStoreFile(tempDir());
+    ok('copy-store', await runCli(['copy-store', start, fresh, '--quiet']));
+    const d = tempDir();
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify(CONFIG));
+    const r = ok('dry run', await runCli(['process', '--dry-run', '--json', '--config', config, '--store', fresh, '--now', DEMO_NOW, join(ROOT, 'samples', '01-end-user-request.eml')]));
+    expect(r.stdout).toMatch(/"outcome":"request_created".*"dry_run":true/);
+    const back = join(d, 'back.json');
+    ok('copy back', await runCli(['copy-store', fresh, back, '--quiet']));
+    expect(readFileSync(back, 'utf8')).toBe(readFileSync(start, 'utf8'));
+    expect(readdirSync(d).sort()).toEqual(['back.json', 'm4me.json']);
+  });
+
+  test('an unreachable server is 75 4.3.0, a database without the schema 75 4.3.5: one line, no password', async () => {
+    const c = pgc();
+    const d = tempDir();
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify(CONFIG));
+    const eml = join(ROOT, 'samples', '01-end-user-request.eml');
+    const nowhere = `postgresql://m4me:Secret-Nowhere@/m4me?host=${encodeURIComponent(mkdtempSync('/tmp/m4me-nopg-'))}`;
+    const down = await runCli(['process', '--config', config, '--store', nowhere, eml]);
+    expect({ code: down.code, stdout: down.stdout }).toEqual({ code: 75, stdout: '' });
+    expect(down.stderr).toMatch(/^4\.3\.0 m4me: store postgresql:\/\/m4me:\*\*\*@\/m4me\?host=\S+: cannot reach the server[^\n]*\n$/);
+    const empty = await runCli(['process', '--config', config, '--store', c.urlOf('postgres'), eml]);
+    expect({ code: empty.code, stdout: empty.stdout }).toEqual({ code: 75, stdout: '' });
+    expect(empty.stderr).toMatch(/^4\.3\.5 m4me: store postgresql:\/\/postgres:\*\*\*@\/postgres\?host=\S+: no m4me schema in this database[^\n]*\n$/);
+    expect(down.stderr + empty.stderr).not.toContain(c.password);
+    expect(down.stderr).not.toContain('Secret-Nowhere');
+  });
+});
