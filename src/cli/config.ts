@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Schema, schemaProblems } from '../store/validate.js';
 import { CONFIG_SCHEMA, describeConfigProblem } from './config-schema.js';
 import { nothingToFind } from './config-search.js';
-import { isPgUrl } from '../store/pg/url.js';
+import { isPgUrl, redactUrl } from '../store/pg/url.js';
 
 /** The configuration of CONTRACT §2, with the keys m4me adds, paths made absolute. */
 export interface Config {
@@ -120,3 +120,14 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
     raw,
   };
 }
+
+/**
+ * For the commands that read or rewrite the store file itself (log, compact, import,
+ * export): on a PostgreSQL store they are not there yet, and say so in one line (78)
+ * instead of reading a URL as a path (whose error would quote it, password and all).
+ */
+export function requireFileStore(store: string, command: string): void {
+  if (!isPgUrl(store)) return;
+  throw new ConfigError([`m4me ${command} works on a JSON store file only, not yet on a PostgreSQL store (${redactUrl(store)}); copy-store it to a file to use it there`], null);
+}
+

@@ -14,7 +14,7 @@ import { extname } from 'node:path';
 import { defaultPaths, Store } from '../store/store.js';
 import { FORBIDDEN_KEYS, mergeRow, newRowDefaults, REFERENCE_COLLECTIONS, type ReferenceCollection, referenceProblems, type RowProblem } from '../store/references.js';
 import type { StoreData } from '../store/schema.js';
-import { loadConfig } from './config.js';
+import { loadConfig, requireFileStore } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { STORE_SCHEMA } from '../store/store-schema.js';
 import { printable } from './terminal.js';
@@ -148,6 +148,7 @@ const columnOf = (instancePath: string) => instancePath.split('/').filter(Boolea
 export async function runImport(type: string, file: string, opts: { store?: string; config?: string; dryRun: boolean; quiet?: boolean }): Promise<number> {
   const c = collection(type);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  requireFileStore(config.store, 'import');
   const fail = (lines: string[]) => {
     for (const l of lines) process.stderr.write(`${printable(l)}\n`);
     process.stderr.write(`5.6.0 m4me: import ${c} from ${printable(file)}: ${lines.length} problem${lines.length === 1 ? '' : 's'}; nothing was written\n`);
@@ -220,6 +221,7 @@ export async function runExport(type: string, opts: { store?: string; config?: s
   const c = collection(type);
   const format = opts.format ?? 'json';
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  requireFileStore(config.store, 'export');
   const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
   let rows: Row[];
   try {

@@ -6,7 +6,7 @@
 import { readLog, type LogLine } from '../store/delivery-log.js';
 import { defaultPaths, Store } from '../store/store.js';
 import type { InboundEntry } from '../store/schema.js';
-import { loadConfig } from './config.js';
+import { loadConfig, requireFileStore } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { parseSince } from './inspect.js';
 import { printable } from './terminal.js';
@@ -19,6 +19,7 @@ export async function runLog(opts: LogOptions): Promise<number> {
   const since = opts.since === undefined ? null : parseSince(opts.since);
   if (opts.outcome && !OUTCOMES.includes(opts.outcome)) throw new UsageError(`--outcome: one of ${OUTCOMES.join(', ')}, not "${opts.outcome}"`);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  requireFileStore(config.store, 'log');
   const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
   let ledger: InboundEntry[];
   let file: string;
@@ -68,6 +69,7 @@ export async function runLog(opts: LogOptions): Promise<number> {
 export async function runCompact(opts: { store?: string; config?: string; before: string; dryRun: boolean }): Promise<number> {
   const before = parseSince(opts.before);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
+  requireFileStore(config.store, 'compact');
   const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
   try {
     const n = store.compact(before, opts.dryRun);

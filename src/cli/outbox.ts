@@ -8,6 +8,7 @@ import { lock } from '../store/lock.js';
 import { parseJsonBytes } from '../store/big-json.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
+import { isPgUrl } from '../store/pg/url.js';
 
 /** sending/ and sent/ get the outbox's own mode: replies a site keeps private stay so. */
 const outboxMode = (outbox: string) => { try { return statSync(outbox).mode & 0o777; } catch { return 0o700; } };
@@ -46,6 +47,17 @@ function sendmail(command: string, message: Buffer): Promise<string | null> {
 }
 
 async function recordedReplies(store: string): Promise<Set<string>> {
+  if (isPgUrl(store)) {
+    // The replies every host recorded; this host's outbox holds only its own.
+    const { openPool, withClient } = await import('../store/pg/connect.js');
+    const db = await openPool(store, { max: 1 });
+    try {
+      const r = await withClient(db, (c) => c.query<{ id: string | null }>(`SELECT doc->>'message_id' AS id FROM m4me_auto_replies`));
+      return new Set(r.rows.map((row) => row.id ?? ''));
+    } finally {
+      await db.close();
+    }
+  }
   try {
     const data = parseJsonBytes(await readFile(store)) as { auto_replies?: { message_id?: string }[] };
     return new Set((data.auto_replies ?? []).map((r) => r.message_id ?? ''));

@@ -104,6 +104,34 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(readdirSync(d).sort()).toEqual(['back.json', 'm4me.json']);
   });
 
+  test('outbox --send sends the replies the database recorded; log, compact, import, export refuse a URL in one line', async () => {
+    const c = pgc();
+    const fresh = c.createDatabase('outbox');
+    ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), fresh, '--quiet']));
+    const d = tempDir();
+    const sent = join(d, 'sent.txt');
+    const sendmail = join(d, 'sendmail.sh');
+    writeFileSync(sendmail, `#!/bin/sh\ncat >> ${sent}\necho ---- >> ${sent}\n`, { mode: 0o755 });
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ ...CONFIG, sendmail }));
+    const r = ok('process', await runCli(['process', '--json', '--config', config, '--store', fresh, '--now', DEMO_NOW, join(ROOT, 'samples', '01-end-user-request.eml')]));
+    expect(r.stdout).toMatch(/"outcome":"request_created"/);
+    const queued = readdirSync(join(d, 'm4me.outbox')).filter((f) => f.endsWith('.eml'));
+    expect(queued).toHaveLength(1);
+    // A reply file the database never recorded (a killed host's) is not sent.
+    writeFileSync(join(d, 'm4me.outbox', '20260302090000-acknowledgement-stray_t.eml'), 'From: a@b\r\nTo: c@d\r\nMessage-ID: <stray@t>\r\n\r\nx\r\n');
+    const send = await runCli(['outbox', '--send', '--config', config, '--store', fresh]);
+    expect(send.code).toBe(0);
+    expect(readFileSync(sent, 'utf8').split('----\n').filter(Boolean)).toHaveLength(1);
+    expect(readdirSync(join(d, 'm4me.outbox', 'sent'))).toEqual(queued);
+    for (const args of [['log'], ['compact', '--before', '30d'], ['import', 'people', join(ROOT, 'samples', 'site', 'people.csv')], ['export', 'people']]) {
+      const refused = await runCli([...args, '--config', config, '--store', fresh]);
+      expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({ args, code: 78, stdout: '' });
+      expect(refused.stderr).toMatch(new RegExp(`^4\\.3\\.5 m4me: .*m4me ${args[0]} works on a JSON store file only, not yet on a PostgreSQL store \\(postgresql://[^\\n]*\\n$`));
+      expect(refused.stderr).not.toContain(c.password);
+    }
+  });
+
   test('an unreachable server is 75 4.3.0, a database without the schema 75 4.3.5: one line, no password', async () => {
     const c = pgc();
     const d = tempDir();
