@@ -227,8 +227,17 @@ console.log(`  2. peak RSS of ${BASE} ≤ 400 MB: ${byN[BASE].rss.toFixed(0)} MB
 console.log(`     peak RSS of ${BIG} ≤ 1.2× ${BASE}: ${t(byN[BIG].rss / byN[BASE].rss)}× (${byN[BIG].rss.toFixed(0)} MB) ${check(byN[BIG].rss <= 1.2 * byN[BASE].rss, 'RSS growth')}`);
 console.log(`  3. time per message at ${BIG} ≤ 1.3× at ${SMALL}: ${t(byN[BIG].msPer / byN[SMALL].msPer)}× ${check(byN[BIG].msPer <= 1.3 * byN[SMALL].msPer, 'flat cost')}`);
 console.log(`  4. pipe delivery median ${lat.m4me.toFixed(0)} ms vs node -e 0 ${lat.bare.toFixed(0)} ms = ${t(lat.m4me / lat.bare)}× (≤ 3×, < 250 ms; first delivery ${lat.first.toFixed(0)} ms) ${check(lat.m4me <= 3 * lat.bare && lat.m4me < 250, 'pipe latency')}`);
+// The PostgreSQL store, when PostgreSQL is installed (bench/pg.mjs).
+const { pgBench, printPg } = await import('./pg.mjs');
+const pg = await pgBench();
+printPg(pg);
+if (!pg.skipped) {
+  check(pg.pipe.pg10k <= 1.3 * pg.pipe.json, 'PostgreSQL pipe delivery');
+  check(pg.pipe.pgBig <= 1.2 * pg.pipe.pg10k, 'PostgreSQL flat cost');
+  if (pg.replay) check(pg.replay.ratio <= 1.5, 'PostgreSQL replay');
+}
 rmSync(TRASH, { recursive: true, force: true });
-writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, misses }, null, 2)}\n`);
+writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, pg, misses }, null, 2)}\n`);
 if (misses.length) {
   console.log(`\nMISSED: ${misses.join('; ')}`);
   process.exit(1);
