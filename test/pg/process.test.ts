@@ -132,6 +132,27 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     }
   });
 
+  test('quarantine: a message too large for the configuration is kept beside it, and retried into the database', async () => {
+    const fresh = pgc().createDatabase('quarantine');
+    ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), fresh, '--quiet']));
+    const d = tempDir();
+    const config = join(d, 'm4me.json');
+    const setLimit = (maxMessageBytes: number) => writeFileSync(config, JSON.stringify({ ...CONFIG, store: fresh, maxMessageBytes }));
+    setLimit(2000);
+    const big = ['From: Ellen Brown <ellen.brown@widget.example>', 'To: widget-it@mail.4me.com', 'Subject: Large printer log',
+      'Message-ID: <big-pg@widget.example>', 'Date: Mon, 02 Mar 2026 08:30:00 +0000', '', 'log line\n'.repeat(400)].join('\n');
+    const r1 = await runCli(['process', '--config', config, '--now', DEMO_NOW], { stdin: big });
+    expect([r1.code, r1.stderr]).toEqual([65, expect.stringMatching(/^5\.3\.4 m4me: message of \d+ bytes is larger than maxMessageBytes 2000\n$/)]);
+    expect(readdirSync(join(d, 'm4me.quarantine')).filter((f) => f.endsWith('.eml'))).toHaveLength(1);
+    setLimit(1 << 20);
+    const retry = await runCli(['quarantine', 'retry', '--all', '--config', config]);
+    expect({ code: retry.code, stderr: retry.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(retry.stdout).toMatch(/: request_created request #\d+ \[create\.new_request\], removed from quarantine\n/);
+    expect(readdirSync(join(d, 'm4me.quarantine')).filter((f) => f.endsWith('.eml'))).toEqual([]);
+    const shown = await runCli(['list', 'requests', '--json', '--config', config]);
+    expect(shown.stdout).toContain('Large printer log');
+  });
+
   test('an unreachable server is 75 4.3.0, a database without the schema 75 4.3.5: one line, no password', async () => {
     const c = pgc();
     const d = tempDir();
