@@ -241,8 +241,6 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.stderr.write(`4.3.5 m4me: serve: cannot listen on ${opts.lmtp}: ${(err as Error).message}\n`);
     return EX.CONFIG;
   }
-  log(`listening on ${where}, store ${config.store}`);
-
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (sig: string) => {
@@ -275,5 +273,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => void reload());
+    // Last: whoever waits for this line may signal at once.
+    log(`listening on ${where}, store ${config.store}`);
   });
 }
