@@ -186,7 +186,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     group.forEach((job, i) => {
       const replies = results[i]!.map((r, k) => {
         const rec = r.record ? `${r.record.type} ${r.record.id}` : 'no record';
-        logDelivery(job.message, job.message.recipients[k]!, `outcome=${r.outcome} rule=${r.rule} record=${r.record ? `${r.record.type}/${r.record.id}` : '-'}`);
+        logDelivery(job.message, job.message.recipients[k]!, `outcome=${r.outcome} rule=${r.rule} record=${r.record ? `${r.record.type}/${r.record.id}` : '-'} group=${group.length}`);
         return { code: 250, text: `2.0.0 ${r.outcome} ${rec} (${r.rule})` };
       });
       job.resolve(replies);

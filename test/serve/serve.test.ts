@@ -5,10 +5,10 @@
  * re-delivery, SIGHUP, the lock per commit beside `process`.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { killLeftovers, lmtpSend, serve, until } from './lmtp.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
@@ -63,7 +63,7 @@ describe('m4me serve --lmtp', () => {
     const note = data.notes.find((n) => n.record?.type === 'request' && n.record.id === 100042);
     expect(note?.text).toBe('First line.\n.starts with a dot\n..two dots\n.\nlast line');
     expect(data.inbound.filter((e) => e.message_id === 'multi@widget.example').length).toBe(3);
-    expect(srv.stderr()).toMatch(/from=<ellen\.brown@widget\.example> to=<widget-it@mail\.4me\.com> outcome=request_created rule=create\.new_request record=request\/100042 ms=\d+/);
+    expect(srv.stderr()).toMatch(/from=<ellen\.brown@widget\.example> to=<widget-it@mail\.4me\.com> outcome=request_created rule=create\.new_request record=request\/100042 group=1 ms=\d+/);
 
     srv.child.kill('SIGTERM');
     expect(await srv.exited).toBe(0);
@@ -208,7 +208,6 @@ describe('m4me serve --lmtp', () => {
   test('store locked past lockTimeoutMs: 451 4.3.0, nothing applied; once free, delivered', async () => {
     const s = setup({ lockTimeoutMs: 300 });
     const srv = await serve(s.args);
-    const { mkdirSync, rmdirSync } = await import('node:fs');
     mkdirSync(`${s.store}.lock`);
     const r = await lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], crlf(eml({ id: 'locked@widget.example' })));
     expect(r.dataReplies).toEqual([expect.stringMatching(/^451 4\.3\.0 store .* is locked by another m4me process/)]);
@@ -237,6 +236,87 @@ describe('m4me serve --lmtp', () => {
     expect(await srv.exited).toBe(0);
   });
 
+  test('group commit: messages that arrive while a commit waits are decided in turn and committed together', async () => {
+    const s = setup({ lockTimeoutMs: 10000 });
+    const srv = await serve(s.args);
+    // Another process holds the lock: the first commit waits for it, the others queue behind.
+    mkdirSync(`${s.store}.lock`);
+    const first = lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], crlf(eml({ id: 'g0@widget.example', subject: 'G 0' })));
+    await new Promise((r) => setTimeout(r, 300));
+    const rest = [1, 2, 3, 4, 5].map((i) => lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'],
+      crlf(eml({ id: `g${i % 5 || 1}@widget.example`, subject: `G ${i % 5 || 1}` }))));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(srv.stderr()).not.toMatch(/outcome=/); // nothing answered while the store is locked
+    rmdirSync(`${s.store}.lock`);
+    const r0 = await first;
+    const rs = await Promise.all(rest);
+    expect(r0.dataReplies).toEqual(['250 2.0.0 request_created request 100042 (create.new_request)']);
+    // Decided in turn within one commit: the repeat of g1 is a duplicate of the one before it.
+    const outcomes = rs.map((r) => r.dataReplies[0]);
+    expect(outcomes.filter((o) => /^250 2\.0\.0 request_created /.test(o ?? '')).length).toBe(4);
+    expect(outcomes.filter((o) => /^250 2\.0\.0 duplicate /.test(o ?? '')).length).toBe(1);
+    expect(srv.stderr().match(/group=5 /g)?.length).toBe(5);
+    const data = readStore(s.store);
+    expect(data.requests.filter((r) => /^G \d$/.test(r.subject)).length).toBe(5);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+  });
+
+  test('--data-timeout: a DATA that takes longer is abandoned (421 4.4.2), nothing applied; --idle-timeout closes a silent connection', async () => {
+    const s = setup();
+    const srv = await serve([...s.args, '--data-timeout', '1', '--idle-timeout', '2']);
+    const stream = new PassThrough();
+    const msg = crlf(eml({ id: 'slow@widget.example' }));
+    const pending = lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], stream);
+    stream.write(msg.slice(0, 40));
+    // Bytes keep coming (the idle timeout never fires), but DATA as a whole takes too long.
+    const drip = setInterval(() => stream.write('x'), 200);
+    const r = await pending;
+    clearInterval(drip);
+    expect(r.lines).toContainEqual(expect.stringMatching(/^421 4\.4\.2 DATA took longer than 1000 ms/));
+    expect(r.dataReplies.filter((l) => l.startsWith('250'))).toEqual([]);
+    expect(readStore(s.store).inbound).toEqual([]);
+    let connected = false;
+    const idle = lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], msg, { connected: () => { connected = true; }, beforeSend: new Promise((res) => setTimeout(res, 3500)) });
+    await until(() => connected);
+    const ri = await idle;
+    expect(ri.lines.some((l) => l.startsWith('421'))).toBe(true);
+    expect(readStore(s.store).inbound).toEqual([]);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+  }, 30000);
+
+  test('the samples through LMTP get exactly the decisions process makes with the same envelope', async () => {
+    const s = setup({ trustedAuthservIds: ['mx.widget.example'] });
+    const other = demoStoreFile(tempDir());
+    const srv = await serve(s.args);
+    const files = readdirSync(join(ROOT, 'samples')).filter((f) => f.endsWith('.eml')).sort();
+    expect(files.length).toBeGreaterThan(20);
+    let compared = 0;
+    for (const f of files) {
+      const raw = readFileSync(join(ROOT, 'samples', f), 'utf8');
+      const from = /^From:.*?<?([^<>\s]+@[^<>\s]+?)>?\s*$/m.exec(raw)?.[1] ?? '';
+      // The recipient process picks from the headers becomes the envelope recipient of both.
+      const dry = await runCli(['process', '--json', '--dry-run', '--config', s.config, '--store', other, '--now', DEMO_NOW, join(ROOT, 'samples', f)]);
+      const rcpt = jsonLines(dry.stdout)[0]?.recipient;
+      if (!rcpt || !/@mail\.(4me\.com|r-service\.tech)$/.test(rcpt)) continue; // refused at RCPT by serve
+      const p = await runCli(['process', '--json', '--config', s.config, '--store', other, '--now', DEMO_NOW, '--sender', from, '--recipient', rcpt, join(ROOT, 'samples', f)]);
+      expect(p.code).toBe(0);
+      const want = jsonLines(p.stdout).map((r) => `250 2.0.0 ${r.outcome} ${r.record ? `${r.record.type} ${r.record.id}` : 'no record'} (${r.rule})`);
+      const got = await lmtpSend(srv.where, from, [rcpt], Buffer.from(raw.replace(/\r?\n/g, '\r\n')));
+      expect([f, got.dataReplies]).toEqual([f, want]);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(15);
+    // The stores agree on what was created.
+    const a = readStore(s.store);
+    const b = readStore(other);
+    expect(a.requests.map((r) => [r.id, r.subject, r.team])).toEqual(b.requests.map((r) => [r.id, r.subject, r.team]));
+    expect(a.notes.map((n) => [n.id, n.text])).toEqual(b.notes.map((n) => [n.id, n.text]));
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+  }, 60000);
+
   test('start: a bad configuration exits 78 with one line; a non-loopback address needs --listen-any; TCP on 127.0.0.1', async () => {
     const s = setup();
     writeFileSync(s.config, '{ "mailDomain": 42 }');
@@ -244,6 +324,9 @@ describe('m4me serve --lmtp', () => {
     expect(bad.code).toBe(78);
     expect(bad.stderr).toMatch(/^4\.3\.5 m4me: invalid configuration: [^\n]*\n$/);
     s.write();
+    const pg = await runCli(['serve', '--lmtp', `unix:${s.socket}`, '--config', s.config, '--store', 'postgresql://m4me@localhost/m4me']);
+    expect(pg.code).toBe(78);
+    expect(pg.stderr).toMatch(/^4\.3\.5 m4me: serve: a PostgreSQL store is not supported by serve yet[^\n]*\n$/);
     const any = await runCli(['serve', '--lmtp', '0.0.0.0:2424', '--config', s.config]);
     expect(any.code).toBe(64);
     expect(any.stderr).toMatch(/not a loopback address; LMTP has no authentication: add --listen-any/);
