@@ -317,6 +317,21 @@ describe('m4me serve --lmtp', () => {
     expect(await srv.exited).toBe(0);
   }, 60000);
 
+  test('a 25 MB message: received, decided, answered 250 once it is in the store', async () => {
+    const s = setup();
+    const srv = await serve(s.args);
+    const line = `${'0123456789'.repeat(7)}\r\n`;
+    const body = line.repeat(Math.ceil((25 << 20) / line.length));
+    const msg = Buffer.from(crlf(eml({ id: 'big25@widget.example', subject: 'Big log' }, '')) + body);
+    expect(msg.length).toBeGreaterThan(25 << 20);
+    const r = await lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], msg);
+    expect(r.dataReplies).toEqual(['250 2.0.0 request_created request 100042 (create.new_request)']);
+    const data = readStore(s.store);
+    expect(data.requests.find((q) => q.id === 100042)?.subject).toBe('Big log');
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+  }, 60000);
+
   test('start: a bad configuration exits 78 with one line; a non-loopback address needs --listen-any; TCP on 127.0.0.1', async () => {
     const s = setup();
     writeFileSync(s.config, '{ "mailDomain": 42 }');
