@@ -249,6 +249,9 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       log(`${sig}: stopping (finishing the messages in flight)`);
       await server.stop();
       await committing;
+      // Under the lock once more, so release saves the index of a large store for the next
+      // process (best effort: a store locked by someone else is simply left to them).
+      await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).catch(() => undefined);
       await store.release();
       log('stopped');
       for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
