@@ -48,6 +48,28 @@ Examples:
       process.exitCode = await runProcess(inputs, opts);
     });
 
+  p.command('serve')
+    .description('serve LMTP: a mail server hands over messages, each processed as process does')
+    .requiredOption('--lmtp <addr>', 'unix:/path/to/socket (mode 0660), or HOST:PORT (HOST 127.0.0.1 unless given)')
+    .option('--config <file>', 'configuration file')
+    .option('--store <file>', 'the JSON store')
+    .option('--listen-any', 'allow a HOST that is not a loopback address (LMTP has no authentication)', false)
+    .option('--max-connections <n>', 'connections at once (more get 421)', '32')
+    .option('--idle-timeout <seconds>', 'close a connection silent this long', '300')
+    .option('--data-timeout <seconds>', 'abandon a message whose DATA takes longer (nothing applied)', '600')
+    .option('--now <iso8601>', 'the clock used for every time rule (tests, replays)')
+    .addHelpText('after', `
+SIGTERM or SIGINT: stop accepting, finish the messages in flight, exit 0. SIGHUP: read the
+configuration again (a bad one is refused, the old one kept). One line per delivery on stderr.
+
+Examples:
+  m4me serve --lmtp unix:/var/spool/postfix/private/m4me      (Postfix: mailbox_transport = lmtp:unix:private/m4me)
+  m4me serve --lmtp 127.0.0.1:2424 --config /etc/m4me/m4merc.yaml`)
+    .action(async (opts) => {
+      const { runServe } = await import('./serve.js');
+      process.exitCode = await runServe(opts);
+    });
+
   p.command('init')
     .description('create a store (with --demo: a demo account showing every feature)')
     .option('--demo', 'fill the store with the demo data', false)
@@ -280,7 +302,7 @@ function readsOnly(args: string[]): boolean {
   const [cmd] = args;
   if (cmd === undefined || args.includes('--help') || args.includes('-h') || args.includes('--version') || args.includes('-V')) return true;
   if (['process', 'import', 'outbox'].includes(cmd)) return args.includes('--dry-run') || (cmd === 'outbox' && !args.includes('--send'));
-  return !['init', 'copy-store'].includes(cmd);
+  return !['init', 'copy-store', 'serve'].includes(cmd);
 }
 
 /**

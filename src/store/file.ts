@@ -66,6 +66,8 @@ export class StoreFile implements RowReader {
   private size = 0;
   /** The saved index beside the store describes the file as it is. */
   private savedCurrent = false;
+  /** The version of the file the tables hold (read or written by this process), for `changedOnDisk`. */
+  private seen: Stamp | null = null;
 
   constructor(readonly path: string) {}
 
@@ -79,6 +81,8 @@ export class StoreFile implements RowReader {
   open(check: (data: unknown) => string[]): { source: IndexSource } {
     const st = statSync(this.path, { bigint: true });
     const stamp = stampOf(st);
+    // Stamped before reading: a file replaced meanwhile only makes changedOnDisk true.
+    this.seen = stamp;
     const saved = this.readSavedIndex(stamp);
     if (saved) {
       try {
@@ -198,6 +202,7 @@ export class StoreFile implements RowReader {
     }
     syncDir(dirname(this.path));
     this.laidOut = false;
+    this.seen = null;
     try { unlinkSync(this.indexPath); } catch { /* none */ }
   }
 
@@ -241,6 +246,7 @@ export class StoreFile implements RowReader {
     this.fd = openSync(this.path, 'r');
     const st = fstatSync(this.fd, { bigint: true });
     this.stamp = stampOf(st);
+    this.seen = this.stamp;
     this.size = Number(st.size);
     this.entries.forEach((e, n) => {
       e.start = ranges[n]![0];
@@ -300,6 +306,20 @@ export class StoreFile implements RowReader {
       this.savedCurrent = true;
     } catch {
       try { unlinkSync(tmp); } catch { /* not there */ }
+    }
+  }
+
+  /**
+   * Whether the file on disk is another version than the one this process read or wrote last
+   * (another process wrote it, or it was restored): then what this process holds is out of
+   * date (`m4me serve` reloads it). Costs one stat.
+   */
+  changedOnDisk(): boolean {
+    if (!this.seen) return true;
+    try {
+      return !sameStamp(this.seen, stampOf(statSync(this.path, { bigint: true })));
+    } catch {
+      return true;
     }
   }
 

@@ -50,11 +50,24 @@ const onSignal = (sig: NodeJS.Signals) => {
   process.kill(process.pid, sig);
 };
 let handlers = false;
+/** Whether a signal removes held locks and ends the process (see `keepSignals`). */
+let onSignals = true;
 function addHandlers(): void {
   if (handlers) return;
   handlers = true;
   process.on('exit', onExit);
-  for (const s of SIGNALS) process.on(s, onSignal);
+  if (onSignals) for (const s of SIGNALS) process.on(s, onSignal);
+}
+
+/**
+ * For a process with its own signal handling (`m4me serve`: SIGTERM finishes the commit under
+ * way, SIGHUP re-reads the configuration): a signal no longer removes the locks and re-raises
+ * itself; the locks are still removed on exit.
+ */
+export function keepSignals(): void {
+  removeHandlers();
+  onSignals = false;
+  if (held.size) addHandlers();
 }
 function removeHandlers(): void {
   if (!handlers) return;

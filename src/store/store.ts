@@ -428,6 +428,68 @@ export class Store {
     this.held = null;
     if (held) await held.release().catch(() => undefined);
   }
+  /** serve: the memory holds changes the file never got (a failed commit): read it again. */
+  private outOfDate = false;
+
+  /**
+   * `m4me serve`: the store stays open (opened without the lock) and each commit takes the
+   * lock, from `beginCommit` to `endCommit`, so other m4me processes run between commits.
+   * Under the lock, a file another process changed since this one read or wrote it (or a
+   * failed commit) is read again before anything is decided, and what a killed process left
+   * is cleaned up, as `open` does.
+   */
+  async beginCommit(lockTimeoutMs: number): Promise<{ reloaded: boolean }> {
+    if (this.held) throw new Error('beginCommit: the lock is held already');
+    this.compromised = null;
+    await this.lock(`${this.file.path}.lock`, lockTimeoutMs);
+    try {
+      let reloaded = false;
+      if (this.outOfDate || this.file.changedOnDisk()) {
+        // Until a load succeeds, the tables in memory describe no file this process can trust.
+        this.outOfDate = true;
+        this.file.close();
+        this.file = new StoreFile(this.file.path);
+        this.dirty = false;
+        this.logLines = [];
+        await this.load();
+        this.outOfDate = false;
+        reloaded = true;
+      }
+      // Folders may have been removed by an operator since the last commit: made again.
+      this.folders.clear();
+      this.recover();
+      return { reloaded };
+    } catch (err) {
+      await this.endCommit();
+      throw err;
+    }
+  }
+
+  /**
+   * Ends what `beginCommit` began: after a failed commit, the files written for it are removed
+   * (as `release` does) and the store is read again at the next commit; the lock is released.
+   * The file stays open.
+   */
+  async endCommit(): Promise<void> {
+    if (this.dirty || this.blobs.length || this.replies.length || this.placed.length) {
+      this.outOfDate = true;
+      const orphans = [...this.blobs, ...this.replies];
+      const placed = this.placed;
+      this.blobs = [];
+      this.replies = [];
+      this.placed = [];
+      this.logLines = [];
+      this.blobPaths.clear();
+      this.madeDirs.clear();
+      this.dirty = false;
+      if (this.writer) await this.writer.flush().catch(() => undefined);
+      for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
+      if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
+    }
+    const held = this.held;
+    this.held = null;
+    if (held) await held.release().catch(() => undefined);
+  }
 }
 
 /** The Message-ID of an outbox file, from its header block (m4me writes it on one line). */

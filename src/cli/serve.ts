@@ -1,0 +1,282 @@
+/**
+ * `m4me serve --lmtp ADDR`: a long-running LMTP server (CONTRACT §8) on the JSON store.
+ *
+ * Each message is processed exactly as `process --sender FROM --recipient R...` would: parsed
+ * once, decided for each envelope recipient in RCPT order, applied, committed. The store stays
+ * open and indexed between messages; the lock is taken per commit (so `process`, `import`,
+ * `outbox --send` run beside it), and a store another process changed is read again before
+ * the next decision (Store.beginCommit).
+ *
+ * Group commit: messages whose DATA ends while a commit runs wait; the next commit takes them
+ * all, decides them in turn (a message decided later sees the earlier ones: a repeat is a
+ * duplicate), applies them and writes the store once (Store.checkpoint: files and store
+ * synced). Each message is answered after its group's commit, never before: a 250 is on disk.
+ * A commit that fails answers every message of its group with the temporary status (nothing
+ * of the group is in the store; the mail server retries, the ledger makes a retry of what did
+ * get in a duplicate).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { decide } from '../engine/pipeline.js';
+import type { Clock, Policy } from '../engine/types.js';
+import { type LmtpMessage, type LmtpReply, LmtpServer, parseListen } from '../input/lmtp.js';
+import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
+import type { InboundEmail } from '../mail/types.js';
+import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
+import { keepSignals } from '../store/lock.js';
+import { isPgUrl } from '../store/pg/url.js';
+import { atomicWrite, defaultPaths, Store } from '../store/store.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { EX, UsageError } from './exit.js';
+import { parseNow, type QuarantineMeta, quarantineMetaPath } from './process.js';
+import { resultOf, type Result } from './result.js';
+import { printable } from './terminal.js';
+
+export interface ServeOptions {
+  lmtp: string;
+  config?: string;
+  store?: string;
+  listenAny?: boolean;
+  maxConnections?: string;
+  idleTimeout?: string;
+  dataTimeout?: string;
+  now?: string;
+}
+
+const positive = (name: string, value: string | undefined, dflt: number): number => {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name}: expected a positive whole number, got "${value}"`);
+  return n;
+};
+
+const log = (line: string) => { process.stderr.write(`m4me serve: ${printable(line)}\n`); };
+
+/** The one line for a configuration that cannot be used at start: exit 78. */
+class StartError extends Error {}
+
+function policyOf(config: Config, store: string): Omit<Policy, 'envelopeRecipient'> {
+  const paths = defaultPaths(store, config.outbox);
+  return {
+    mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
+    acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
+    maxAttachments: config.maxAttachments, replies: 'queue', reprocess: false, parameterTrust: config.parameterTrust,
+    filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
+  };
+}
+
+async function readConfig(opts: ServeOptions): Promise<Config> {
+  let config: Config;
+  try {
+    config = await loadConfig({ configFile: opts.config, store: opts.store });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StartError(`4.3.5 m4me: invalid configuration: ${err.message} (m4me check-config lists every problem)`);
+    throw err;
+  }
+  if (isPgUrl(config.store)) throw new StartError('4.3.5 m4me: serve: a PostgreSQL store is not supported by serve yet (JSON store only)');
+  return config;
+}
+
+interface Job { message: LmtpMessage; email: InboundEmail; resolve(replies: LmtpReply[]): void }
+
+export async function runServe(opts: ServeOptions): Promise<number> {
+  let listen;
+  try {
+    listen = parseListen(opts.lmtp, opts.listenAny ?? false);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const fixedNow = parseNow(opts.now);
+  const maxConnections = positive('--max-connections', opts.maxConnections, 32);
+  const idleTimeoutMs = positive('--idle-timeout', opts.idleTimeout, 300) * 1000;
+  const dataTimeoutMs = positive('--data-timeout', opts.dataTimeout, 600) * 1000;
+
+  let config: Config;
+  let store: Store;
+  try {
+    config = await readConfig(opts);
+    try {
+      store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: config.lockTimeoutMs });
+    } catch (err) {
+      if (err instanceof TempFailure) throw new StartError(`${err.status} m4me: ${err.message}`);
+      throw err;
+    }
+  } catch (err) {
+    if (err instanceof StartError) { process.stderr.write(`${err.message}\n`); return EX.CONFIG; }
+    throw err;
+  }
+  // SIGTERM during a commit finishes the commit: the lock is not to be dropped under it.
+  keepSignals();
+  let policy = policyOf(config, config.store);
+
+  const queue: Job[] = [];
+  let committing: Promise<void> | null = null;
+
+  const quarantine = async (m: LmtpMessage, status: string, reason: string): Promise<string> => {
+    const at = new Date(fixedNow ?? Date.now());
+    const name = `${at.toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${createHash('sha256').update(m.raw).digest('hex').slice(0, 16)}.eml`;
+    const path = join(config.quarantine, name);
+    try {
+      await mkdir(config.quarantine, { recursive: true });
+      await atomicWrite(path, m.raw);
+      const meta: QuarantineMeta = {
+        input: `lmtp:${m.id}`, quarantined_at: at.toISOString(), status, reason,
+        recipients: m.recipients, sender: m.sender, bytes: m.raw.length,
+      };
+      await atomicWrite(quarantineMetaPath(path), `${JSON.stringify(meta)}\n`);
+    } catch (err) {
+      throw new TempFailure(ioStatus(err), `cannot save unreadable message to quarantine ${config.quarantine}: ${describeIoError(err)}`);
+    }
+    return path;
+  };
+
+  const logDelivery = (m: LmtpMessage, to: string, what: string) => {
+    log(`${m.id} from=<${m.sender}> to=<${to}> ${what} ms=${Date.now() - m.receivedAt}`);
+  };
+
+  const tempReply = (err: unknown): LmtpReply => {
+    const status = err instanceof TempFailure ? err.status : '4.3.0';
+    const text = err instanceof TempFailure ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+    return { code: status === '4.3.1' ? 452 : 451, text: `${status} ${text}` };
+  };
+
+  /** One commit: every job waiting, decided in turn, applied, written once; then answered. */
+  const commitGroup = async (group: Job[]): Promise<void> => {
+    const results: Result[][] = [];
+    try {
+      await store.beginCommit(config.lockTimeoutMs);
+    } catch (err) {
+      const r = tempReply(err);
+      for (const job of group) {
+        for (const to of job.message.recipients) logDelivery(job.message, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
+        job.resolve(job.message.recipients.map(() => r));
+      }
+      return;
+    }
+    try {
+      for (const job of group) {
+        const clock: Clock = { now: fixedNow ?? Date.now(), tick: () => performance.now() };
+        const out: Result[] = [];
+        // A recipient given twice is processed once (as process --recipient does), answered twice.
+        const byRecipient = new Map<string, Result>();
+        for (const envelopeRecipient of job.message.recipients) {
+          let r = byRecipient.get(envelopeRecipient);
+          if (!r) {
+            const decision = decide(job.email, store.index, { ...policy, envelopeRecipient }, clock);
+            await store.apply(decision, true, { from: job.email.from?.address ?? null, subject: job.email.subject });
+            r = resultOf(`lmtp:${job.message.id}`, job.email.messageId, decision, false);
+            byRecipient.set(envelopeRecipient, r);
+          }
+          out.push(r);
+        }
+        results.push(out);
+      }
+      await store.checkpoint();
+    } catch (err) {
+      const r = tempReply(err);
+      for (const job of group) {
+        for (const to of job.message.recipients) logDelivery(job.message, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
+        job.resolve(job.message.recipients.map(() => r));
+      }
+      return;
+    } finally {
+      await store.endCommit();
+    }
+    group.forEach((job, i) => {
+      const replies = results[i]!.map((r, k) => {
+        const rec = r.record ? `${r.record.type} ${r.record.id}` : 'no record';
+        logDelivery(job.message, job.message.recipients[k]!, `outcome=${r.outcome} rule=${r.rule} record=${r.record ? `${r.record.type}/${r.record.id}` : '-'} group=${group.length}`);
+        return { code: 250, text: `2.0.0 ${r.outcome} ${rec} (${r.rule})` };
+      });
+      job.resolve(replies);
+    });
+  };
+
+  const runCommits = async () => {
+    while (queue.length) await commitGroup(queue.splice(0));
+    committing = null;
+  };
+
+  const deliver = async (m: LmtpMessage): Promise<LmtpReply[]> => {
+    let email: InboundEmail;
+    try {
+      email = await parseEmail(m.raw, m.sender);
+    } catch (err) {
+      const why = err instanceof UnreadableMessageError ? err.message : `MIME parser: ${(err as Error)?.message ?? String(err)}`;
+      const message = `message could not be read as email: ${why}`;
+      let r: LmtpReply;
+      try {
+        const saved = await quarantine(m, '5.6.0', message);
+        r = { code: 554, text: `5.6.0 ${message} (quarantined as ${basename(saved)})` };
+        for (const to of m.recipients) logDelivery(m, to, `outcome=failed rule=failed.unreadable record=- quarantined=${basename(saved)}`);
+      } catch (qErr) {
+        r = tempReply(qErr);
+        for (const to of m.recipients) logDelivery(m, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
+      }
+      return m.recipients.map(() => r);
+    }
+    return new Promise<LmtpReply[]>((resolve) => {
+      queue.push({ message: m, email, resolve });
+      committing ??= runCommits();
+    });
+  };
+
+  const server = new LmtpServer({
+    listen, maxBytes: config.maxMessageBytes, maxConnections, idleTimeoutMs, dataTimeoutMs,
+    checkRecipient: (address) => {
+      const target = Object.hasOwn(policy.aliases, address) ? policy.aliases[address]! : address;
+      const at = target.lastIndexOf('@');
+      if (at > 0 && policy.mailDomains.includes(target.slice(at + 1))) return null;
+      return { code: 550, text: `5.1.1 ${address} is not an address of this mail system (mailDomain: ${policy.mailDomains.join(', ')}; or an alias)` };
+    },
+    deliver,
+    aborted: (id, why) => log(`${id} aborted: ${why}`),
+  });
+  let where: string;
+  try {
+    where = await server.start();
+  } catch (err) {
+    await store.release();
+    process.stderr.write(`4.3.5 m4me: serve: cannot listen on ${opts.lmtp}: ${(err as Error).message}\n`);
+    return EX.CONFIG;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: stopping (finishing the messages in flight)`);
+      await server.stop();
+      await committing;
+      // Under the lock once more, so release saves the index of a large store for the next
+      // process (best effort: a store locked by someone else is simply left to them).
+      await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).catch(() => undefined);
+      await store.release();
+      log('stopped');
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
+      resolve(EX.OK);
+    };
+    const reload = async () => {
+      try {
+        const next = await readConfig(opts);
+        if (next.store !== config.store) {
+          log(`SIGHUP: configuration refused, the old one is kept: the store changed (${next.store}); restart to change it`);
+          return;
+        }
+        config = next;
+        policy = policyOf(next, next.store);
+        server.maxBytes = next.maxMessageBytes;
+        log(`SIGHUP: configuration read again${next.file ? ` from ${next.file}` : ''}`);
+      } catch (err) {
+        const why = err instanceof StartError ? err.message : (err as Error)?.message ?? String(err);
+        log(`SIGHUP: configuration refused, the old one is kept: ${why}`);
+      }
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', () => void reload());
+    // Last: whoever waits for this line may signal at once.
+    log(`listening on ${where}, store ${config.store}`);
+  });
+}
