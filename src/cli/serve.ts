@@ -141,17 +141,22 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     return { code: status === '4.3.1' ? 452 : 451, text: `${status} ${text}` };
   };
 
+  /** A group whose commit did not happen: every recipient of every message gets the temporary status. */
+  const deferAll = (group: Job[], err: unknown): void => {
+    const r = tempReply(err);
+    for (const job of group) {
+      for (const to of job.message.recipients) logDelivery(job.message, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
+      job.resolve(job.message.recipients.map(() => r));
+    }
+  };
+
   /** One commit: every job waiting, decided in turn, applied, written once; then answered. */
   const commitGroup = async (group: Job[]): Promise<void> => {
     const results: Result[][] = [];
     try {
       await store.beginCommit(config.lockTimeoutMs);
     } catch (err) {
-      const r = tempReply(err);
-      for (const job of group) {
-        for (const to of job.message.recipients) logDelivery(job.message, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
-        job.resolve(job.message.recipients.map(() => r));
-      }
+      deferAll(group, err);
       return;
     }
     try {
@@ -174,11 +179,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       }
       await store.checkpoint();
     } catch (err) {
-      const r = tempReply(err);
-      for (const job of group) {
-        for (const to of job.message.recipients) logDelivery(job.message, to, `status=${r.text.split(' ')[0]} deferred: ${r.text}`);
-        job.resolve(job.message.recipients.map(() => r));
-      }
+      deferAll(group, err);
       return;
     } finally {
       await store.endCommit();

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { OutgoingMail } from '../engine/types.js';
 import { addressField, bodyText, messageIdField, plainField, textField, UnsafeHeaderError } from './header-fields.js';
 
@@ -37,4 +38,17 @@ export function outboxFileName(mail: OutgoingMail): string {
   const stamp = mail.date.replace(/[^0-9]/g, '').slice(0, 14);
   const id = mail.messageId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
   return `${stamp}-${mail.kind}-${id}.eml`;
+}
+
+/** The Message-ID of an outbox file, from its header block (m4me writes it on one line). Throws when it cannot be read. */
+export function outboxMessageId(path: string): string | null {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16384);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const head = buf.toString('utf8', 0, n).split('\r\n\r\n', 1)[0] ?? '';
+    return /^Message-ID: <([^>\r\n]+)>/im.exec(head)?.[1] ?? null;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { realpath, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Decision } from '../engine/types.js';
@@ -9,7 +9,7 @@ import { RESIDENT, StoreIndex } from './indexes.js';
 import { appendLog, logLine, logPath, readLog, rewriteLog } from './delivery-log.js';
 import { jsonErrorPlace } from './json-error.js';
 import { type HeldLock, lock, staleMs } from './lock.js';
-import { outboxFileName, renderOutgoing } from './outbox.js';
+import { outboxFileName, outboxMessageId, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type AutoReply, type InboundEntry, type StoreData } from './schema.js';
 import type { Table } from './table.js';
 import { collectionProblems } from './validate.js';
@@ -191,7 +191,7 @@ export class Store {
     try {
       for (const n of left) {
         const path = join(this.paths.outbox, n);
-        const id = messageIdOf(path);
+        const id = outboxMessageId(path);
         if (id && recorded.has(id)) renameSync(path, finalName(path));
         else unlinkSync(path);
       }
@@ -489,19 +489,6 @@ export class Store {
     const held = this.held;
     this.held = null;
     if (held) await held.release().catch(() => undefined);
-  }
-}
-
-/** The Message-ID of an outbox file, from its header block (m4me writes it on one line). */
-function messageIdOf(path: string): string | null {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(16384);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const head = buf.toString('utf8', 0, n).split('\r\n\r\n', 1)[0] ?? '';
-    return /^Message-ID: <([^>\r\n]+)>/im.exec(head)?.[1] ?? null;
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -8,20 +8,7 @@ import { beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEMO_NOW, ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { describePg } from './cluster.js';
-
-/** Every file under `dir`, relative path → bytes (hex). */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p); else out[relative(dir, p)] = readFileSync(p).toString('hex');
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
+import { describePg, tree } from './cluster.js';
 
 const ok = (r: { code: number; stderr: string; stdout: string }) => {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}${r.stdout}`);

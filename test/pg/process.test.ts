@@ -11,19 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { join, relative } from 'node:path';
 import { CONFIG } from '../decisions/cases.js';
 import { DEMO_NOW, demoStoreFile, ROOT, runCli, type Run, tempDir } from '../helpers/cli.js';
-import { describePg } from './cluster.js';
-
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p); else out[relative(dir, p)] = readFileSync(p).toString('hex');
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
+import { describePg, tree } from './cluster.js';
 
 const ok = (what: string, r: Run) => {
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}${r.stdout}`);

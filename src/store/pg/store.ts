@@ -25,7 +25,7 @@
  * a lock on the key makes the second wait a few milliseconds and decide once, correctly.
  */
 import { randomInt, createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type pg from 'pg';
 import { decide } from '../../engine/pipeline.js';
@@ -35,7 +35,7 @@ import { finalName, isTempName, makeDurable, syncDir, type TempFile, writeTemp }
 import { describeIoError, ioStatus, ioWhere, TempFailure } from '../errors.js';
 import { RESIDENT, StoreIndex } from '../indexes.js';
 import type { DeliverOptions, MailStore } from '../mail-store.js';
-import { outboxFileName, renderOutgoing } from '../outbox.js';
+import { outboxFileName, outboxMessageId, renderOutgoing } from '../outbox.js';
 import { ARRAY_COLLECTIONS, type Person, type StoreData } from '../schema.js';
 import { collectionProblems } from '../validate.js';
 import { openPool, pgFailure, type PgDb } from './connect.js';
@@ -419,15 +419,7 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-/** The Message-ID of an outbox file, from its header block (m4me writes it on one line). */
+/** The Message-ID of a leftover reply file; null when it cannot be read. */
 function messageIdOf(path: string): string | null {
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const buf = Buffer.alloc(16384);
-      const n = readSync(fd, buf, 0, buf.length, 0);
-      const head = buf.toString('utf8', 0, n).split('\r\n\r\n', 1)[0] ?? '';
-      return /^Message-ID: <([^>\r\n]+)>/im.exec(head)?.[1] ?? null;
-    } finally { closeSync(fd); }
-  } catch { return null; }
+  try { return outboxMessageId(path); } catch { return null; }
 }
