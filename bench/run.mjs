@@ -236,8 +236,16 @@ if (!pg.skipped) {
   check(pg.pipe.pgBig <= 1.2 * pg.pipe.pg10k, 'PostgreSQL flat cost');
   if (pg.replay) check(pg.replay.ratio <= 1.5, 'PostgreSQL replay');
 }
+// m4me serve over LMTP (bench/serve.mjs).
+const { serveBench, printServe } = await import('./serve.mjs');
+const served = await serveBench();
+printServe(served);
+if (!served.skipped) {
+  check(served.perMessageMs <= 0.1 * served.pipeMedianMs, 'serve time per message');
+  check(served.batchPerS <= 1.5 * served.servePerS, 'serve throughput');
+}
 rmSync(TRASH, { recursive: true, force: true });
-writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, pg, misses }, null, 2)}\n`);
+writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, pg, serve: served, misses }, null, 2)}\n`);
 if (misses.length) {
   console.log(`\nMISSED: ${misses.join('; ')}`);
   process.exit(1);

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// `m4me serve` (LMTP) side by side with the pipe and the batch replay, in one run (issue 15's
+// targets): the 2,000-message workload over 8 LMTP connections into a fresh copy of its
+// 5,000-request store; per-message latency (p50, p99) against the median of pipe deliveries
+// into the same store, and throughput against `process` replaying the same mbox. The envelope
+// of each message is its From and To (as an MTA would pass them). The client is nodemailer's
+// SMTPConnection with `lmtp: true` (a devDependency).
+//
+//   node bench/serve.mjs           (npm run bench runs it too)
+import { spawn } from 'node:child_process';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench', 'out');
+const NOW = '2026-03-05T00:00:00+00:00';
+const CONNECTIONS = 8;
+const PIPE_RUNS = 11;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+function run(args, opts = {}) {
+  return new Promise((res, rej) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: [opts.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    if (opts.stdin) child.stdin.end(opts.stdin);
+    child.on('close', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${args.slice(0, 3).join(' ')}: exit ${code}: ${err.slice(0, 300)}`))));
+  });
+}
+
+/** The address in a header field of `raw` (the first <…> or bare address), lower-case. */
+function addressIn(raw, name) {
+  const head = raw.toString('latin1', 0, Math.min(raw.length, 65536)).split(/\r?\n\r?\n/, 1)[0];
+  const line = new RegExp(`^${name}:(.*(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head)?.[1] ?? '';
+  const m = /<([^<>@\s]+@[^<>\s]+)>/.exec(line) ?? /([^\s<>,;:"]+@[^\s<>,;:"]+)/.exec(line);
+  return m ? m[1].toLowerCase() : null;
+}
+
+async function messagesOf(mbox) {
+  const { splitMbox } = await import('../dist/input/mbox.js');
+  const out = [];
+  for await (const m of splitMbox(createReadStream(mbox), mbox)) {
+    const to = addressIn(m.raw, 'To');
+    if (to) out.push({ raw: m.raw, from: addressIn(m.raw, 'From') ?? 'unknown@bench.invalid', to });
+  }
+  return out;
+}
+
+async function startServe(store, config) {
+  const child = spawn(process.execPath, ['bin/m4me.js', 'serve', '--lmtp', '127.0.0.1:0', '--config', config, '--store', store, '--now', NOW], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const where = await new Promise((res, rej) => {
+    child.stderr.on('data', (d) => { err += d; const m = /listening on (\S+?),? /.exec(err); if (m) res(m[1]); });
+    child.on('exit', (code) => rej(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { child, port: Number(where.split(':').pop()), stop: () => new Promise((r) => { child.removeAllListeners('exit'); child.on('exit', r); child.kill('SIGTERM'); }) };
+}
+
+async function lmtpClient(port) {
+  const { default: SMTPConnection } = await import('nodemailer/lib/smtp-connection/index.js');
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((res, rej) => { socket.once('connect', res); socket.once('error', rej); });
+  const c = new SMTPConnection({ connection: socket, lmtp: true, name: 'bench.invalid', socketTimeout: 120000 });
+  await new Promise((res, rej) => { c.once('error', rej); c.connect(res); });
+  return {
+    send: (m) => new Promise((res, rej) => c.send({ from: m.from, to: [m.to] }, m.raw, (err, info) => (err && !info ? rej(err) : res(info)))),
+    close: () => { try { c.quit(); } catch { /* gone */ } socket.destroy(); },
+  };
+}
+
+export async function serveBench() {
+  const wl = join(OUT, 'wl-2000');
+  if (!existsSync(join(wl, 'workload.mbox'))) return { skipped: 'bench/out/wl-2000 missing (npm run bench -- --quick makes it)' };
+  const work = mkdtempSync(join(OUT, 'serve-'));
+  try {
+    const config = join(work, 'm4me.json');
+    writeFileSync(config, JSON.stringify({ mailDomain: 'mail.4me.com' }));
+    const messages = await messagesOf(join(wl, 'workload.mbox'));
+    // Batch replay of the same mbox, for throughput.
+    const batchStore = join(work, 'batch.json');
+    copyFileSync(join(wl, 'store.json'), batchStore);
+    const batchMs = await run(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', batchStore, join(wl, 'workload.mbox')]);
+    // Pipe deliveries into a copy of the store.
+    const pipeStore = join(work, 'pipe.json');
+    copyFileSync(join(wl, 'store.json'), pipeStore);
+    const pipe = [];
+    for (let i = 0; i <= PIPE_RUNS; i++) {
+      const msg = `From: user1002@widget.example\nTo: widget-it@mail.4me.com\nSubject: pipe ${i}\nMessage-ID: <serve-pipe-${i}-${process.pid}@bench.invalid>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello\n`;
+      const ms = await run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', pipeStore, '--sender', 'user1002@widget.example', '--recipient', 'widget-it@mail.4me.com'], { stdin: msg });
+      if (i > 0) pipe.push(ms); // the first writes the saved index
+    }
+    // LMTP: 8 connections, each sending its share in turn.
+    const serveStore = join(work, 'serve.json');
+    copyFileSync(join(wl, 'store.json'), serveStore);
+    const srv = await startServe(serveStore, config);
+    const latencies = [];
+    const replies = {};
+    const t0 = performance.now();
+    try {
+      let next = 0;
+      await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+        const client = await lmtpClient(srv.port);
+        try {
+          while (next < messages.length) {
+            const m = messages[next++];
+            const t = performance.now();
+            const info = await client.send(m);
+            latencies.push(performance.now() - t);
+            const code = String(info?.response ?? '').slice(0, 3) || 'error';
+            replies[code] = (replies[code] ?? 0) + 1;
+          }
+        } finally { client.close(); }
+      }));
+    } finally {
+      await srv.stop();
+    }
+    const serveMs = performance.now() - t0;
+    return {
+      messages: messages.length, pipeMedianMs: median(pipe), p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
+      perMessageMs: serveMs / messages.length, servePerS: messages.length / (serveMs / 1000), batchPerS: messages.length / (batchMs / 1000), replies,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export function printServe(r) {
+  if (r.skipped) { console.log(`\nm4me serve: skipped (${r.skipped})`); return; }
+  const t = (x) => x.toFixed(2);
+  console.log(`\nm4me serve (LMTP, ${CONNECTIONS} connections, ${r.messages} messages; replies ${JSON.stringify(r.replies)}):`);
+  console.log(`  latency per message p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; wall time per message ${r.perMessageMs.toFixed(2)} ms`);
+  console.log(`  per message vs pipe delivery median ${r.pipeMedianMs.toFixed(0)} ms: ${t(r.perMessageMs / r.pipeMedianMs)}× (target ≤ 0.1×)`);
+  console.log(`  throughput ${r.servePerS.toFixed(0)} vs batch replay ${r.batchPerS.toFixed(0)} messages/s: ${t(r.batchPerS / r.servePerS)}× slower (target ≤ 1.5×)`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await serveBench();
+  printServe(r);
+  if (r.skipped) process.exit(2);
+}
