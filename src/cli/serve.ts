@@ -1,5 +1,5 @@
 /**
- * `m4me serve --lmtp ADDR`: a long-running LMTP server (CONTRACT §8) on the JSON store.
+ * `m4me serve --lmtp ADDR`: a long-running LMTP server (CONTRACT §8) on either store.
  *
  * Each message is processed exactly as `process --sender FROM --recipient R...` would: parsed
  * once, decided for each envelope recipient in RCPT order, applied, committed. The store stays
@@ -14,6 +14,10 @@
  * A commit that fails answers every message of its group with the temporary status (nothing
  * of the group is in the store; the mail server retries, the ledger makes a retry of what did
  * get in a duplicate).
+ *
+ * A PostgreSQL store (CONTRACT §7) commits each message in its own transaction (MailStore
+ * deliver: ./pg/store.ts), so there a message is answered as soon as its transaction is
+ * committed, and a failure defers that message only.
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -25,7 +29,8 @@ import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { keepSignals } from '../store/lock.js';
-import { isPgUrl } from '../store/pg/url.js';
+import { type MailStore, openMailStore } from '../store/mail-store.js';
+import { isPgUrl, redactUrl } from '../store/pg/url.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
@@ -74,7 +79,6 @@ async function readConfig(opts: ServeOptions): Promise<Config> {
     if (err instanceof ConfigError) throw new StartError(`4.3.5 m4me: invalid configuration: ${err.message} (m4me check-config lists every problem)`);
     throw err;
   }
-  if (isPgUrl(config.store)) throw new StartError('4.3.5 m4me: serve: a PostgreSQL store is not supported by serve yet (JSON store only)');
   return config;
 }
 
@@ -94,10 +98,17 @@ export async function runServe(opts: ServeOptions): Promise<number> {
 
   let config: Config;
   let store: Store;
+  /** A PostgreSQL store (then `store` is not used). */
+  let pg: MailStore | null = null;
   try {
     config = await readConfig(opts);
     try {
-      store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: config.lockTimeoutMs });
+      if (isPgUrl(config.store)) {
+        pg = await openMailStore(config.store, defaultPaths(config.store, config.outbox), { lock: true, lockTimeoutMs: config.lockTimeoutMs });
+        store = null as unknown as Store;
+      } else {
+        store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: config.lockTimeoutMs });
+      }
     } catch (err) {
       if (err instanceof TempFailure) throw new StartError(`${err.status} m4me: ${err.message}`);
       throw err;
@@ -108,7 +119,11 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   }
   // SIGTERM during a commit finishes the commit: the lock is not to be dropped under it.
   keepSignals();
-  let policy = policyOf(config, config.store);
+  const policyFor = (c: Config): Omit<Policy, 'envelopeRecipient'> => {
+    const p = policyOf(c, c.store);
+    return pg?.filesDir ? { ...p, filesDir: pg.filesDir } : p;
+  };
+  let policy = policyFor(config);
 
   const queue: Job[] = [];
   let committing: Promise<void> | null = null;
@@ -194,8 +209,36 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     });
   };
 
+  /** PostgreSQL: each message in its own transaction, answered once it is committed. */
+  const commitEach = async (group: Job[]): Promise<void> => {
+    for (const job of group) {
+      const byRecipient = new Map<string, LmtpReply>();
+      const replies: LmtpReply[] = [];
+      for (const envelopeRecipient of job.message.recipients) {
+        let reply = byRecipient.get(envelopeRecipient);
+        if (!reply) {
+          try {
+            const clock: Clock = { now: fixedNow ?? Date.now(), tick: () => performance.now() };
+            const d = await pg!.deliver(job.email, { ...policy, envelopeRecipient }, clock,
+              { persist: true, about: { from: job.email.from?.address ?? null, subject: job.email.subject } });
+            await pg!.commit();
+            const rec = d.record ? `${d.record.type} ${d.record.id}` : 'no record';
+            logDelivery(job.message, envelopeRecipient, `outcome=${d.outcome} rule=${d.rule} record=${d.record ? `${d.record.type}/${d.record.id}` : '-'} group=1`);
+            reply = { code: 250, text: `2.0.0 ${d.outcome} ${rec} (${d.rule})` };
+          } catch (err) {
+            reply = tempReply(err);
+            logDelivery(job.message, envelopeRecipient, `status=${reply.text.split(' ')[0]} deferred: ${reply.text}`);
+          }
+          byRecipient.set(envelopeRecipient, reply);
+        }
+        replies.push(reply);
+      }
+      job.resolve(replies);
+    }
+  };
+
   const runCommits = async () => {
-    while (queue.length) await commitGroup(queue.splice(0));
+    while (queue.length) await (pg ? commitEach(queue.splice(0)) : commitGroup(queue.splice(0)));
     committing = null;
   };
 
@@ -238,7 +281,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   try {
     where = await server.start();
   } catch (err) {
-    await store.release();
+    await (pg ? pg.close() : store.release());
     process.stderr.write(`4.3.5 m4me: serve: cannot listen on ${opts.lmtp}: ${(err as Error).message}\n`);
     return EX.CONFIG;
   }
@@ -252,8 +295,12 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       await committing;
       // Under the lock once more, so release saves the index of a large store for the next
       // process (best effort: a store locked by someone else is simply left to them).
-      await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).catch(() => undefined);
-      await store.release();
+      if (pg) {
+        await pg.close();
+      } else {
+        await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).catch(() => undefined);
+        await store.release();
+      }
       log('stopped');
       for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(s);
       resolve(EX.OK);
@@ -266,7 +313,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           return;
         }
         config = next;
-        policy = policyOf(next, next.store);
+        policy = policyFor(next);
         server.maxBytes = next.maxMessageBytes;
         log(`SIGHUP: configuration read again${next.file ? ` from ${next.file}` : ''}`);
       } catch (err) {
@@ -278,6 +325,6 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => void reload());
     // Last: whoever waits for this line may signal at once.
-    log(`listening on ${where}, store ${config.store}`);
+    log(`listening on ${where}, store ${isPgUrl(config.store) ? redactUrl(config.store) : config.store}`);
   });
 }
