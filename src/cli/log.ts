@@ -6,6 +6,7 @@
 import { readLog, type LogLine } from '../store/delivery-log.js';
 import { defaultPaths, Store } from '../store/store.js';
 import type { InboundEntry } from '../store/schema.js';
+import { isPgUrl } from '../store/pg/url.js';
 import { loadConfig, requireFileStore } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { parseSince } from './inspect.js';
@@ -19,20 +20,25 @@ export async function runLog(opts: LogOptions): Promise<number> {
   const since = opts.since === undefined ? null : parseSince(opts.since);
   if (opts.outcome && !OUTCOMES.includes(opts.outcome)) throw new UsageError(`--outcome: one of ${OUTCOMES.join(', ')}, not "${opts.outcome}"`);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
-  requireFileStore(config.store, 'log');
-  const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
   let ledger: InboundEntry[];
-  let file: string;
-  try {
-    ledger = store.data.inbound;
-    file = store.filePath;
-  } finally {
-    await store.release();
+  let logged: LogLine[];
+  if (isPgUrl(config.store)) {
+    // The delivery log is a table there, written in each delivery's own transaction.
+    const { readPgLog } = await import('../store/pg/read.js');
+    ({ ledger, lines: logged } = await readPgLog(config.store, since));
+  } else {
+    const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
+    try {
+      ledger = store.data.inbound;
+      logged = readLog(store.filePath);
+    } finally {
+      await store.release();
+    }
   }
   // A line counts when its ledger entry is in the store (same key, same time): a delivery
   // whose store commit failed left a line and no entry.
   const lines = new Map<string, LogLine>();
-  for (const l of readLog(file)) lines.set(`${l.key}\n${l.at}`, l);
+  for (const l of logged) lines.set(`${l.key}\n${l.at}`, l);
   const id = opts.messageId?.replace(/^<|>$/g, '');
   const from = opts.from?.toLowerCase();
   const rows = ledger

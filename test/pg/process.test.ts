@@ -62,6 +62,21 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(outcomes.filter((o) => o !== 'duplicate' && o !== 'failed')).toEqual([]);
   });
 
+  test('m4me log (and --explain, --json, filters) prints what it prints for the JSON store', async () => {
+    const commands = [
+      ['log'], ['log', '--json'], ['log', '--explain'], ['log', '--json', '--explain', '--outcome', 'rejected'],
+      ['log', '--from', 'ellen.brown@widget.example'], ['log', '--since', '2026-03-01'],
+    ];
+    for (const c of commands) {
+      const [a, b] = await Promise.all([runCli([...c, '--config', json.config, '--store', json.store]), runCli([...c, '--config', pgConfig, '--store', url])]);
+      expect({ c, code: b.code, stdout: b.stdout, stderr: b.stderr }).toEqual({ c, code: a.code, stdout: a.stdout, stderr: a.stderr });
+    }
+    const explained = await runCli(['log', '--json', '--explain', '--config', pgConfig, '--store', url]);
+    const rows = explained.stdout.trim().split('\n').map((l) => JSON.parse(l) as { trace: unknown[]; subject: string | null });
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.every((r) => r.trace.length > 0 && r.subject !== null)).toBe(true);
+  });
+
   test('show and list print what they print for the JSON store', async () => {
     const commands = [
       ['show', 'request', '100042'], ['show', 'request', '100046', '--json'], ['show', 'problem', '100010'],
@@ -92,7 +107,7 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(readdirSync(d).sort()).toEqual(['back.json', 'm4me.json']);
   });
 
-  test('outbox --send sends the replies the database recorded; log, compact, import, export refuse a URL in one line', async () => {
+  test('outbox --send sends the replies the database recorded; compact, import, export refuse a URL in one line', async () => {
     const c = pgc();
     const fresh = c.createDatabase('outbox');
     ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), fresh, '--quiet']));
@@ -112,7 +127,7 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(send.code).toBe(0);
     expect(readFileSync(sent, 'utf8').split('----\n').filter(Boolean)).toHaveLength(1);
     expect(readdirSync(join(d, 'm4me.outbox', 'sent'))).toEqual(queued);
-    for (const args of [['log'], ['compact', '--before', '30d'], ['import', 'people', join(ROOT, 'samples', 'site', 'people.csv')], ['export', 'people']]) {
+    for (const args of [['compact', '--before', '30d'], ['import', 'people', join(ROOT, 'samples', 'site', 'people.csv')], ['export', 'people']]) {
       const refused = await runCli([...args, '--config', config, '--store', fresh]);
       expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({ args, code: 78, stdout: '' });
       expect(refused.stderr).toMatch(new RegExp(`^4\\.3\\.5 m4me: .*m4me ${args[0]} works on a JSON store file only, not yet on a PostgreSQL store \\(postgresql://[^\\n]*\\n$`));
@@ -139,6 +154,26 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(readdirSync(join(d, 'm4me.quarantine')).filter((f) => f.endsWith('.eml'))).toEqual([]);
     const shown = await runCli(['list', 'requests', '--json', '--config', config]);
     expect(shown.stdout).toContain('Large printer log');
+  });
+
+  test('a schema one version older (before the delivery log): process says to upgrade, init upgrades it, then it works', async () => {
+    const c = pgc();
+    const old = c.createDatabase('older');
+    ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), old, '--quiet']));
+    // What a store made by the previous m4me looks like: schema version 1, no delivery log table.
+    c.psql('DROP TABLE m4me_delivery_log; DELETE FROM m4me_schema WHERE version = 2;', 'older');
+    const d = tempDir();
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify(CONFIG));
+    const eml = join(ROOT, 'samples', '01-end-user-request.eml');
+    const refused = await runCli(['process', '--config', config, '--store', old, '--now', DEMO_NOW, eml]);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 75, stdout: '' });
+    expect(refused.stderr).toMatch(/^4\.3\.5 m4me: store \S+: schema version 1 is older than this m4me \(2\); upgrade it with m4me init --store URL\n$/);
+    const init = ok('init', await runCli(['init', '--store', old]));
+    expect(init.stdout).toMatch(/upgraded schema 1 → 2/);
+    ok('process', await runCli(['process', '--json', '--config', config, '--store', old, '--now', DEMO_NOW, eml]));
+    const log = ok('log', await runCli(['log', '--json', '--explain', '--config', config, '--store', old]));
+    expect(log.stdout).toMatch(/"outcome":"request_created".*"trace":\[\{/);
   });
 
   test('an unreachable server is 75 4.3.0, a database without the schema 75 4.3.5: one line, no password', async () => {

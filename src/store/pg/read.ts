@@ -5,7 +5,8 @@
  * so the commands work on it as on the JSON store's.
  */
 import { RESIDENT, StoreIndex } from '../indexes.js';
-import { ARRAY_COLLECTIONS, COLLECTION, type RecordType, type StoreData } from '../schema.js';
+import type { LogLine } from '../delivery-log.js';
+import { ARRAY_COLLECTIONS, COLLECTION, type InboundEntry, type RecordType, type StoreData } from '../schema.js';
 import { openPool, pgFailure, withClient } from './connect.js';
 import { tableOf } from './rows.js';
 import { checkSchema } from './schema.js';
@@ -42,6 +43,31 @@ export async function readPgRecords(url: string, type: RecordType, only: { id?: 
       }
     });
     return { index: new StoreIndex(data), data };
+  } catch (err) {
+    throw pgFailure(err, url);
+  } finally {
+    await db.close();
+  }
+}
+
+/** `m4me log` on a PostgreSQL store: the inbound ledger and the delivery log, in one snapshot. */
+export async function readPgLog(url: string, since: number | null): Promise<{ ledger: InboundEntry[]; lines: LogLine[] }> {
+  const db = await openPool(url, { max: 1 });
+  try {
+    await checkSchema(db);
+    return await withClient(db, async (c) => {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const from = since === null ? null : new Date(since).toISOString();
+        const ledger = (await c.query<{ doc: InboundEntry }>(
+          'SELECT doc FROM m4me_inbound WHERE $1::timestamptz IS NULL OR received_at IS NULL OR received_at >= $1::timestamptz ORDER BY pos', [from])).rows.map((r) => r.doc);
+        const lines = (await c.query<{ line: LogLine }>(
+          'SELECT line FROM m4me_delivery_log WHERE $1::timestamptz IS NULL OR at >= $1::timestamptz ORDER BY pos', [from])).rows.map((r) => r.line);
+        return { ledger, lines };
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+      }
+    });
   } catch (err) {
     throw pgFailure(err, url);
   } finally {

@@ -66,6 +66,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE SEQUENCE m4me_note_id_seq MINVALUE ${NOTE_ID_FLOOR} START ${NOTE_ID_FLOOR + 1};
   CREATE SEQUENCE m4me_person_id_seq MINVALUE 0 START 1;
   `,
+  `
+  -- The delivery log (what <store>.log is for a JSON store): one line per delivery, with
+  -- its trace, for m4me log --explain; written in the delivery's own transaction.
+  CREATE TABLE m4me_delivery_log (pos bigserial PRIMARY KEY, key text NOT NULL, at timestamptz NOT NULL, line json NOT NULL);
+  CREATE INDEX m4me_delivery_log_key ON m4me_delivery_log (key);
+  `,
 ];
 
 /** The schema version this code reads and writes. */

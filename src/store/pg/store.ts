@@ -31,7 +31,8 @@ import type pg from 'pg';
 import { decide } from '../../engine/pipeline.js';
 import type { Clock, Decision, Policy } from '../../engine/types.js';
 import type { InboundEmail } from '../../mail/types.js';
-import { finalName, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from '../durable.js';
+import { finalName, folderMode, isTempName, makeDurable, syncDir, type TempFile, writeTemp } from '../durable.js';
+import { logLine } from '../delivery-log.js';
 import { describeIoError, ioStatus, ioWhere, TempFailure } from '../errors.js';
 import { RESIDENT, StoreIndex } from '../indexes.js';
 import type { DeliverOptions, MailStore } from '../mail-store.js';
@@ -173,7 +174,7 @@ export class PgStore implements MailStore {
     const p = { ...policy, filesDir: this.filesDir };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.client((c) => this.attempt(c, email, p, clock, opts.persist && !this.dryRun));
+        return await this.client((c) => this.attempt(c, email, p, clock, opts.persist && !this.dryRun, opts.about));
       } catch (err) {
         const code = (err as { code?: string })?.code ?? '';
         if (RETRY_STATES.has(code) && attempt < RETRIES) {
@@ -190,7 +191,7 @@ export class PgStore implements MailStore {
   }
 
   /** Decides (and, with `persist`, applies in one transaction) one message for one recipient. */
-  private async attempt(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, persist: boolean): Promise<Decision> {
+  private async attempt(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, persist: boolean, about?: DeliverOptions['about']): Promise<Decision> {
     const view = new MissView(this.ref, this.provisional);
     let decideMs = 0;
     const t0 = performance.now();
@@ -226,8 +227,12 @@ export class PgStore implements MailStore {
         decision = await this.settle(c, view, run, true, locked);
       }
       await this.write(c, decision, view);
+      const line = about ? logLine(decision, about) : null;
+      if (line && decision.inbound) {
+        await c.query('INSERT INTO m4me_delivery_log (key, at, line) VALUES ($1, $2, $3)', [decision.inbound.key, decision.inbound.received_at, line.trimEnd()]);
+      }
       if (decision.outgoing.length) {
-        const made = mkdirSync(this.outbox, { recursive: true });
+        const made = mkdirSync(this.outbox, { recursive: true, mode: folderMode() });
         try {
           for (const m of decision.outgoing) temps.push(writeTemp(join(this.outbox, outboxFileName(m)), renderOutgoing(m)));
           const dirs = new Set<string>();
