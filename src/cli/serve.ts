@@ -84,7 +84,21 @@ async function readConfig(opts: ServeOptions): Promise<Config> {
 
 interface Job { message: LmtpMessage; email: InboundEmail; resolve(replies: LmtpReply[]): void }
 
+/**
+ * serve is its own module beside the bundled CLI (a delivery does not load smtp-server), so
+ * its errors are not the bundle's classes: the lines main.ts would print are printed here.
+ */
 export async function runServe(opts: ServeOptions): Promise<number> {
+  try {
+    return await serveLmtp(opts);
+  } catch (err) {
+    if (err instanceof UsageError) { process.stderr.write(`5.5.4 m4me: ${err.message}\n`); return EX.USAGE; }
+    if (err instanceof TempFailure) { process.stderr.write(`${err.status} m4me: ${err.message}\n`); return EX.TEMPFAIL; }
+    throw err;
+  }
+}
+
+async function serveLmtp(opts: ServeOptions): Promise<number> {
   let listen;
   try {
     listen = parseListen(opts.lmtp, opts.listenAny ?? false);
