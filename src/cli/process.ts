@@ -77,6 +77,17 @@ function dateOutOfRange(ms: number): string | null {
   return null;
 }
 
+/** What decisions read from the configuration (CONTRACT §2), for every recipient alike: `process` and `serve`. */
+export function policyOf(config: Config, run: Pick<Policy, 'replies' | 'reprocess'>): Omit<Policy, 'envelopeRecipient'> {
+  const paths = defaultPaths(config.store, config.outbox);
+  return {
+    mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
+    acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
+    maxAttachments: config.maxAttachments, replies: run.replies, reprocess: run.reprocess, parameterTrust: config.parameterTrust,
+    filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
+  };
+}
+
 export async function runProcess(inputs: string[], opts: ProcessOptions): Promise<number> {
   const fixedNow = parseNow(opts.now);
   if (opts.clock !== undefined && opts.clock !== 'message' && opts.clock !== 'system') {
@@ -95,15 +106,11 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       .map((r) => r.trim().toLowerCase()).filter(Boolean),
   )];
   const envelopeSender = opts.sender ?? process.env.SENDER;
-  const basePolicy: Omit<Policy, 'envelopeRecipient'> = {
-    mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
-    acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
-    maxAttachments: config.maxAttachments,
+  const basePolicy = policyOf(config, {
     // A replay of old mail would answer people about messages they sent months ago.
     replies: opts.replies ?? (opts.clock === 'message' ? 'none' : 'queue'),
-    reprocess: opts.reprocess ?? false, parameterTrust: config.parameterTrust,
-    filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
-  };
+    reprocess: opts.reprocess ?? false,
+  });
   let store: MailStore | null = null;
   const out = await Output.create(opts, (id) => (store as MailStore | null)?.teamName(id));
   let count = 0;
@@ -176,12 +183,11 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
       // The JSON store decides, then applies in memory; PostgreSQL decides and applies in one
       // transaction (deciding again under its locks).
       const decision = await store.deliver(email, policy, clock, {
-        persist: !opts.dryRun, about: { from: email.from?.address ?? null, subject: email.subject },
+        persist: !opts.dryRun, about: { from: email.from?.address ?? null, subject: email.subject }, warnings: clockWarnings,
       });
       times.add('decide', store.lastTimes.decide);
       times.add('store', performance.now() - t1 - store.lastTimes.decide);
       times.rule(decision.trace, decision.traceMs);
-      decision.warnings.push(...clockWarnings);
       out.replies += decision.outgoing.length;
       results.push(resultOf(raw.input, email.messageId, decision, opts.dryRun));
     }

@@ -20,6 +20,8 @@ export interface DeliverOptions {
   persist: boolean;
   /** For the delivery log. */
   about?: { from: string | null; subject: string };
+  /** The run's own warnings about this message (--clock message), added to the decision before it is applied and logged. */
+  warnings?: string[];
 }
 
 export interface MailStore {
@@ -50,6 +52,7 @@ export class FileMailStore implements MailStore {
   async deliver(email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
     const t0 = performance.now();
     const decision = decide(email, this.store.index, policy, clock);
+    decision.warnings.push(...(opts.warnings ?? []));
     const t1 = performance.now();
     await this.store.apply(decision, opts.persist, opts.about);
     this.lastTimes = { decide: t1 - t0, store: performance.now() - t1 };

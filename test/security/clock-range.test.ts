@@ -18,7 +18,7 @@ async function replay(date: string) {
   expect(run.code).toBe(0);
   const [r] = jsonLines(run.stdout);
   expect(r!.outcome).toBe('request_created');
-  return { r: r!, at: Date.parse((r!.request as { created_at: string }).created_at), before, after };
+  return { r: r!, at: Date.parse((r!.request as { created_at: string }).created_at), before, after, store };
 }
 
 describe('--clock message', () => {
@@ -28,10 +28,15 @@ describe('--clock message', () => {
     ['before 1990', 'Sun, 31 Dec 1989 23:00:00 +0000'],
     ['the epoch', 'Thu, 01 Jan 1970 00:00:00 +0000'],
   ])('a Date %s is refused: the current time, with a warning', async (_name, date) => {
-    const { r, at, before, after } = await replay(date);
+    const { r, at, before, after, store } = await replay(date);
     expect(at).toBeGreaterThanOrEqual(before - 1000);
     expect(at).toBeLessThanOrEqual(after + 1000);
-    expect(r.warnings).toContainEqual(expect.stringMatching(/^--clock message: the Date .* is (more than a day ahead of the system clock|before 1990), the current time was used$/));
+    const warning = /^--clock message: the Date .* is (more than a day ahead of the system clock|before 1990), the current time was used$/;
+    expect(r.warnings).toContainEqual(expect.stringMatching(warning));
+    // The delivery log keeps it too: m4me log --explain shows what the run said.
+    const log = await runCli(['log', '--json', '--explain', '--store', store]);
+    const [logged] = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { warnings: string[] });
+    expect(logged!.warnings).toContainEqual(expect.stringMatching(warning));
   });
 
   test.each([

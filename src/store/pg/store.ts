@@ -174,7 +174,7 @@ export class PgStore implements MailStore {
     const p = { ...policy, filesDir: this.filesDir };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.client((c) => this.attempt(c, email, p, clock, opts.persist && !this.dryRun, opts.about));
+        return await this.client((c) => this.attempt(c, email, p, clock, opts.persist && !this.dryRun, opts));
       } catch (err) {
         const code = (err as { code?: string })?.code ?? '';
         if (RETRY_STATES.has(code) && attempt < RETRIES) {
@@ -191,7 +191,7 @@ export class PgStore implements MailStore {
   }
 
   /** Decides (and, with `persist`, applies in one transaction) one message for one recipient. */
-  private async attempt(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, persist: boolean, about?: DeliverOptions['about']): Promise<Decision> {
+  private async attempt(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, persist: boolean, opts: DeliverOptions): Promise<Decision> {
     const view = new MissView(this.ref, this.provisional);
     let decideMs = 0;
     const t0 = performance.now();
@@ -201,7 +201,7 @@ export class PgStore implements MailStore {
     };
     const times = () => { this.lastTimes = { decide: decideMs, store: performance.now() - t0 - decideMs }; };
     let decision = await this.settle(c, view, run, false);
-    if (!persist) { times(); return decision; }
+    if (!persist) { times(); decision.warnings.push(...(opts.warnings ?? [])); return decision; }
     const temps: TempFile[] = [];
     let committed = false;
     let committing = false;
@@ -226,8 +226,9 @@ export class PgStore implements MailStore {
         for (const p of fresh) this.ref.addPerson(p);
         decision = await this.settle(c, view, run, true, locked);
       }
+      decision.warnings.push(...(opts.warnings ?? []));
       await this.write(c, decision, view);
-      const line = about ? logLine(decision, about) : null;
+      const line = opts.about ? logLine(decision, opts.about) : null;
       if (line && decision.inbound) {
         await c.query('INSERT INTO m4me_delivery_log (key, at, line) VALUES ($1, $2, $3)', [decision.inbound.key, decision.inbound.received_at, line.trimEnd()]);
       }
