@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, join } from 'node:path';
 import { decide } from '../engine/pipeline.js';
 import type { Clock, Policy } from '../engine/types.js';
 import { type LmtpMessage, type LmtpReply, LmtpServer, parseListen } from '../input/lmtp.js';
@@ -34,7 +34,7 @@ import { isPgUrl, redactUrl } from '../store/pg/url.js';
 import { atomicWrite, defaultPaths, Store } from '../store/store.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
-import { parseNow, type QuarantineMeta, quarantineMetaPath } from './process.js';
+import { parseNow, policyOf, type QuarantineMeta, quarantineMetaPath } from './process.js';
 import { resultOf, type Result } from './result.js';
 import { printable } from './terminal.js';
 
@@ -61,15 +61,6 @@ const log = (line: string) => { process.stderr.write(`m4me serve: ${printable(li
 /** The one line for a configuration that cannot be used at start: exit 78. */
 class StartError extends Error {}
 
-function policyOf(config: Config, store: string): Omit<Policy, 'envelopeRecipient'> {
-  const paths = defaultPaths(store, config.outbox);
-  return {
-    mailDomains: config.mailDomains, aliases: config.aliases, trustedAuthservIds: config.trustedAuthservIds,
-    acknowledgements: config.acknowledgements, maxAutoRepliesPerDay: config.maxAutoRepliesPerDay,
-    maxAttachments: config.maxAttachments, replies: 'queue', reprocess: false, parameterTrust: config.parameterTrust,
-    filesDir: relative(dirname(paths.store), paths.files) || basename(paths.files),
-  };
-}
 
 async function readConfig(opts: ServeOptions): Promise<Config> {
   let config: Config;
@@ -134,7 +125,7 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
   // SIGTERM during a commit finishes the commit: the lock is not to be dropped under it.
   keepSignals();
   const policyFor = (c: Config): Omit<Policy, 'envelopeRecipient'> => {
-    const p = policyOf(c, c.store);
+    const p = policyOf(c, { replies: 'queue', reprocess: false });
     return pg?.filesDir ? { ...p, filesDir: pg.filesDir } : p;
   };
   let policy = policyFor(config);
