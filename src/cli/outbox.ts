@@ -9,12 +9,12 @@ import { parseJsonBytes } from '../store/big-json.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
 import { isPgUrl } from '../store/pg/url.js';
-
-/** sending/ and sent/ get the outbox's own mode: replies a site keeps private stay so. */
-const outboxMode = (outbox: string) => { try { return statSync(outbox).mode & 0o777; } catch { return 0o700; } };
 import { printable } from './terminal.js';
 import { EX, UsageError } from './exit.js';
 import { parseSince } from './inspect.js';
+
+/** sending/ and sent/ get the outbox's own mode: replies a site keeps private stay so. */
+const outboxMode = (outbox: string) => { try { return statSync(outbox).mode & 0o777; } catch { return 0o700; } };
 
 function header(text: string, name: string): string {
   const m = new RegExp(`^${name}:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'mi').exec(text.split(/\r?\n\r?\n/, 1)[0] ?? '');

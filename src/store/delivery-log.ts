@@ -8,7 +8,7 @@
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { syncDir, tempName } from './durable.js';
+import { fileMode, syncDir, tempName } from './durable.js';
 import type { Decision, TraceEntry } from '../engine/types.js';
 import type { RecordRef } from './schema.js';
 
@@ -31,12 +31,10 @@ export function logLine(d: Decision, about: { from: string | null; subject: stri
   return `${JSON.stringify(line)}\n`;
 }
 
-/** Appends lines and syncs them (the store's mode for a new log: it holds personal data). */
+/** Appends lines and syncs them (a new log gets the store's mode, as every file beside it: it holds personal data). */
 export function appendLog(store: string, lines: string[]): void {
   if (!lines.length) return;
-  let mode = 0o600;
-  try { mode = statSync(store).mode & 0o666; } catch { /* the store's own write reports it */ }
-  const fd = openSync(logPath(store), 'a', mode);
+  const fd = openSync(logPath(store), 'a', fileMode());
   try {
     writeSync(fd, lines.join(''));
     fdatasyncSync(fd);

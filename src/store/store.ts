@@ -400,26 +400,33 @@ export class Store {
   }
 
   /**
-   * Releases the lock. Files written for changes that never reached the store (a failed
-   * write, an error mid-batch) are removed first, so no reply for a request that does not
-   * exist waits in the outbox; a retry writes them again under the same names.
+   * Removes the files written for changes that never reached the store: temporary files, and
+   * attachments put in place for a commit that failed — unless the lock was lost (then a
+   * process that took it over may have stored and named the same content).
    */
-  async release(): Promise<void> {
+  private async removeUncommitted(): Promise<void> {
     const orphans = [...this.blobs, ...this.replies];
     const placed = this.placed;
     this.blobs = [];
     this.replies = [];
     this.placed = [];
     // The writer thread's files are all written (or failed) before any is removed.
+    if (this.writer) await this.writer.flush().catch(() => undefined);
+    for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
+    if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
+  }
+
+  /**
+   * Releases the lock. Files written for changes that never reached the store (a failed
+   * write, an error mid-batch) are removed first, so no reply for a request that does not
+   * exist waits in the outbox; a retry writes them again under the same names.
+   */
+  async release(): Promise<void> {
+    await this.removeUncommitted();
     if (this.writer) {
-      await this.writer.flush().catch(() => undefined);
       await this.writer.close().catch(() => undefined);
       this.writer = null;
     }
-    for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
-    // Attachments put in place for a commit that failed: gone with it, unless the lock was
-    // lost (then a process that took it over may have stored and named the same content).
-    if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
     // For the next process: the index of a large store, saved while the lock is still held
     // (and only when the file holds every change: after an error it is left as it was).
     if (this.held && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
@@ -473,18 +480,11 @@ export class Store {
   async endCommit(): Promise<void> {
     if (this.dirty || this.blobs.length || this.replies.length || this.placed.length) {
       this.outOfDate = true;
-      const orphans = [...this.blobs, ...this.replies];
-      const placed = this.placed;
-      this.blobs = [];
-      this.replies = [];
-      this.placed = [];
       this.logLines = [];
       this.blobPaths.clear();
       this.madeDirs.clear();
       this.dirty = false;
-      if (this.writer) await this.writer.flush().catch(() => undefined);
-      for (const f of orphans) if (!f.placed) await unlink(f.tmp).catch(() => undefined);
-      if (!this.compromised) for (const path of placed) await unlink(path).catch(() => undefined);
+      await this.removeUncommitted();
     }
     const held = this.held;
     this.held = null;
