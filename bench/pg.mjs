@@ -12,13 +12,12 @@
 // The targets are checked by npm run bench (its exit code); alone, this prints them.
 //
 // Prints its table; exits 2 when PostgreSQL cannot be had.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { median, ROOT, timedRun } from './timed.mjs';
 import { performance } from 'node:perf_hooks';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
 const FULL = process.argv.includes("--full") || (process.argv[1]?.endsWith("run.mjs") && !process.argv.includes("--quick"));
 const PIPE_RUNS = 11;
@@ -54,19 +53,7 @@ function startCluster(bin) {
   return { createDb, stop };
 }
 
-function run(args, opts = {}) {
-  return new Promise((res, rej) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: [opts.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => { err += d; });
-    if (opts.stdin) child.stdin.end(opts.stdin);
-    child.on('error', rej);
-    child.on('close', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${args.slice(0, 3).join(' ')}: exit ${code}: ${err.trim().slice(0, 300)}`))));
-  });
-}
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const message = (i, tag) => [
   'From: user1002@widget.example', 'To: widget-it@mail.4me.com', `Subject: pipe latency ${tag} ${i}`,
   `Message-ID: <pipe-${tag}-${i}-${process.pid}@bench.invalid>`, 'Date: Thu, 05 Mar 2026 00:00:00 +0000', '', 'The printer on floor 3 is jammed again.', '',
@@ -75,7 +62,7 @@ const message = (i, tag) => [
 /** Median pipe delivery into each store, the stores taking turns. */
 async function pipeMedians(stores, config) {
   const times = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
-  const deliver = (k, i) => run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', stores[k]], { stdin: message(i, k) });
+  const deliver = (k, i) => timedRun(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', stores[k]], { stdin: message(i, k) });
   for (const k of Object.keys(stores)) await deliver(k, 0); // the first writes the file's index / warms the cache
   for (let i = 1; i <= PIPE_RUNS; i++) for (const k of Object.keys(stores)) times[k].push(await deliver(k, i));
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)]));
@@ -87,7 +74,7 @@ export async function pgBench() {
   const sizes = [10000, FULL ? 1000000 : 100000];
   for (const n of sizes) {
     const path = join(OUT, `store-${n}.json`);
-    if (!existsSync(path)) await run(['./bench/synth-store.mjs', join(OUT, 'wl-500', 'store.json'), String(n), path]);
+    if (!existsSync(path)) await timedRun(['./bench/synth-store.mjs', join(OUT, 'wl-500', 'store.json'), String(n), path]);
   }
   const cluster = startCluster(bin);
   const work = mkdtempSync(join(OUT, 'pg-'));
@@ -99,7 +86,7 @@ export async function pgBench() {
     for (const n of sizes) {
       urls[n] = cluster.createDb(`m4me_${n}`);
       const t = performance.now();
-      await run(['bin/m4me.js', 'copy-store', join(OUT, `store-${n}.json`), urls[n], '--quiet']);
+      await timedRun(['bin/m4me.js', 'copy-store', join(OUT, `store-${n}.json`), urls[n], '--quiet']);
       loadMs[n] = performance.now() - t;
     }
     const json = join(work, 'store-10000.json');
@@ -110,9 +97,9 @@ export async function pgBench() {
     let replay = null;
     if (existsSync(join(wl, 'workload.mbox'))) {
       const url = cluster.createDb('m4me_replay');
-      await run(['bin/m4me.js', 'copy-store', join(wl, 'store.json'), url, '--quiet']);
-      const base = await run(['./bench/baseline.mjs', join(wl, 'workload.mbox')]);
-      const m = await run(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', url, join(wl, 'workload.mbox')]);
+      await timedRun(['bin/m4me.js', 'copy-store', join(wl, 'store.json'), url, '--quiet']);
+      const base = await timedRun(['./bench/baseline.mjs', join(wl, 'workload.mbox')]);
+      const m = await timedRun(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', url, join(wl, 'workload.mbox')]);
       replay = { baseMs: base, pgMs: m, ratio: m / base };
     }
     return { sizes, loadMs, pipe, replay };

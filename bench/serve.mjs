@@ -10,29 +10,17 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { median, ROOT, timedRun } from './timed.mjs';
 import { performance } from 'node:perf_hooks';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
 const NOW = '2026-03-05T00:00:00+00:00';
 const CONNECTIONS = 8;
 const PIPE_RUNS = 11;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
-function run(args, opts = {}) {
-  return new Promise((res, rej) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: [opts.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => { err += d; });
-    if (opts.stdin) child.stdin.end(opts.stdin);
-    child.on('close', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`${args.slice(0, 3).join(' ')}: exit ${code}: ${err.slice(0, 300)}`))));
-  });
-}
 
 /** The address in a header field of `raw` (the first <…> or bare address), lower-case. */
 function addressIn(raw, name) {
@@ -88,14 +76,14 @@ export async function serveBench() {
     // Batch replay of the same mbox, for throughput.
     const batchStore = join(work, 'batch.json');
     copyFileSync(join(wl, 'store.json'), batchStore);
-    const batchMs = await run(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', batchStore, join(wl, 'workload.mbox')]);
+    const batchMs = await timedRun(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', batchStore, join(wl, 'workload.mbox')]);
     // Pipe deliveries into a copy of the store.
     const pipeStore = join(work, 'pipe.json');
     copyFileSync(join(wl, 'store.json'), pipeStore);
     const pipe = [];
     for (let i = 0; i <= PIPE_RUNS; i++) {
       const msg = `From: user1002@widget.example\nTo: widget-it@mail.4me.com\nSubject: pipe ${i}\nMessage-ID: <serve-pipe-${i}-${process.pid}@bench.invalid>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello\n`;
-      const ms = await run(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', pipeStore, '--sender', 'user1002@widget.example', '--recipient', 'widget-it@mail.4me.com'], { stdin: msg });
+      const ms = await timedRun(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', pipeStore, '--sender', 'user1002@widget.example', '--recipient', 'widget-it@mail.4me.com'], { stdin: msg });
       if (i > 0) pipe.push(ms); // the first writes the saved index
     }
     // LMTP: 8 connections, each sending its share in turn.

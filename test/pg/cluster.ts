@@ -12,8 +12,8 @@
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const WAIT_MS = 60_000;
 const PG_USER = 'postgres';
@@ -142,17 +142,4 @@ export function describePg(title: string, body: (pg: () => PgCluster) => void): 
       return handle.cluster;
     });
   });
-}
-
-/** Every file under `dir`, relative path → bytes (hex). */
-export function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p); else out[relative(dir, p)] = readFileSync(p).toString('hex');
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }

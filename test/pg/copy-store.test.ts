@@ -8,7 +8,8 @@ import { beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEMO_NOW, ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { describePg, tree } from './cluster.js';
+import { snapshot } from '../reliability/helpers.js';
+import { describePg } from './cluster.js';
 
 const ok = (r: { code: number; stderr: string; stdout: string }) => {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}${r.stdout}`);
@@ -27,7 +28,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     writeFileSync(config, JSON.stringify({ ...demo, store: './store.json' }));
     ok(await runCli(['init', '--demo', '--config', config, '--quiet']));
     ok(await runCli(['process', '--config', config, '--now', DEMO_NOW, '--quiet', join(ROOT, 'samples', 'demo.mbox')]));
-    files = tree(`${processed}.files`);
+    files = snapshot(`${processed}.files`);
   });
 
   test('the processed demo store (with attachments): file → PostgreSQL → file is byte for byte the same', async () => {
@@ -39,7 +40,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     const back = join(mkdtempSync(join(tempDir(), 'back-')), 'store.json');
     ok(await runCli(['copy-store', url, back]));
     expect(readFileSync(back).equals(readFileSync(processed))).toBe(true);
-    expect(tree(`${back}.files`)).toEqual(files);
+    expect(snapshot(`${back}.files`)).toEqual(files);
   });
 
   test('the demo store as init writes it: file → PostgreSQL → file is the same, and so is init --demo --store URL', async () => {
@@ -69,7 +70,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     const copy = join(dir, 'copy.json');
     ok(await runCli(['copy-store', processed, copy, '--quiet']));
     expect(readFileSync(copy).equals(readFileSync(processed))).toBe(true);
-    expect(tree(`${copy}.files`)).toEqual(files);
+    expect(snapshot(`${copy}.files`)).toEqual(files);
 
     const refused = await runCli(['copy-store', processed, copy]);
     expect(refused.code).toBe(64);

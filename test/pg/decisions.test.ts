@@ -14,7 +14,8 @@ import { join, relative, resolve } from 'node:path';
 import type { StoreData } from '../../src/store/schema.js';
 import { applyPatch, CASES, cases, checkDecision, CONFIG } from '../decisions/cases.js';
 import { DEMO_NOW, demoStoreFile, readStore, runCli, type Run, tempDir } from '../helpers/cli.js';
-import { describePg, tree } from './cluster.js';
+import { snapshot } from '../reliability/helpers.js';
+import { describePg } from './cluster.js';
 
 const ok = (what: string, r: Run) => {
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}${r.stdout}`);
@@ -101,8 +102,8 @@ describePg('decision cases on a PostgreSQL store', (pgc) => {
       const same = readFileSync(back).equals(readFileSync(file));
       if (!same) expect(readFileSync(back, 'utf8')).toBe(readFileSync(file, 'utf8'));
       expect(same).toBe(true);
-      expect(tree(pgOutbox)).toEqual(tree(jsonOutbox));
-      expect(tree(`${back}.files`)).toEqual(tree(`${file}.files`));
+      expect(snapshot(pgOutbox)).toEqual(snapshot(jsonOutbox));
+      expect(snapshot(`${back}.files`)).toEqual(snapshot(`${file}.files`));
     });
   });
 });

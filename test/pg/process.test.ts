@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { join, relative } from 'node:path';
 import { CONFIG } from '../decisions/cases.js';
 import { DEMO_NOW, demoStoreFile, ROOT, runCli, type Run, tempDir } from '../helpers/cli.js';
-import { describePg, tree } from './cluster.js';
+import { snapshot } from '../reliability/helpers.js';
+import { describePg } from './cluster.js';
 
 const ok = (what: string, r: Run) => {
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}${r.stdout}`);
@@ -50,12 +51,12 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     const back = join(mkdtempSync(join(dir, 'back-')), 'store.json');
     ok('copy back', await runCli(['copy-store', url, back, '--quiet']));
     expect(readFileSync(back, 'utf8')).toBe(readFileSync(json.store, 'utf8'));
-    const files = tree(`${json.store}.files`);
+    const files = snapshot(`${json.store}.files`);
     expect(Object.keys(files).length).toBeGreaterThan(0);
-    expect(tree(`${back}.files`)).toEqual(files);
-    const outbox = tree(`${json.store}.outbox`);
+    expect(snapshot(`${back}.files`)).toEqual(files);
+    const outbox = snapshot(`${json.store}.outbox`);
     expect(Object.keys(outbox).length).toBeGreaterThan(5);
-    expect(tree(join(dir, 'pg', 'm4me.outbox'))).toEqual(outbox);
+    expect(snapshot(join(dir, 'pg', 'm4me.outbox'))).toEqual(outbox);
     // Replayed again: every message is a duplicate, on both.
     const again = await runCli(['process', '--json', '--config', pgConfig, '--store', url, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
     const outcomes = ok('again', again).stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { outcome: string }).outcome);
