@@ -13,7 +13,7 @@ import { outboxFileName, outboxMessageId, renderOutgoing } from './outbox.js';
 import { ARRAY_COLLECTIONS, type AutoReply, type InboundEntry, type StoreData } from './schema.js';
 import type { Table } from './table.js';
 import { collectionProblems } from './validate.js';
-import { WriterThread } from './writer.js';
+import { WRITER_AFTER, WriterThread } from './writer.js';
 
 export interface StorePaths { store: string; outbox: string; files: string }
 
@@ -53,8 +53,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const FAULT = process.env.M4ME_FAULT;
 
-/** Replies after the first this many of a run are created by a writer thread (a batch's). */
-const WRITER_AFTER = 4;
 
 /**
  * The JSON file store: opened once (./file.ts: read whole, or through the index saved beside

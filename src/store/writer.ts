@@ -38,6 +38,9 @@ parentPort.on('message', (m) => {
 
 const GROUP = 32;
 
+/** Replies after the first this many of a run are created by a writer thread (a batch's). */
+export const WRITER_AFTER = 4;
+
 export class WriterThread {
   private worker = new Worker(CODE, { eval: true });
   private group: [string, string, boolean, number][] = [];

@@ -1,5 +1,5 @@
 /**
- * `m4me process` on a PostgreSQL store (CONTRACT §7): one transaction per message.
+ * `m4me process` on a PostgreSQL store (CONTRACT §7): a batch of messages per transaction.
  *
  * The engine is pure and synchronous; the database is neither. So a message is decided
  * against a MissView (./view.ts): the reference data loaded once per process, and the
@@ -7,17 +7,24 @@
  * fetched (one query for all of them) and the message decided again, until a decision
  * makes no miss; decide is fast and this settles in a few rounds.
  *
- * Then, in one READ COMMITTED transaction: `pg_advisory_xact_lock` on the hash of every
- * inbound-ledger key and event-matching key (requestsByEvent, requestsBySubject) the
- * decision looked up, so two copies of one message, or two copies of one alert, are applied
- * one after the other; every lookup fetched again (the statement after the lock sees what
- * the other transaction committed); decided again (new lookups locked and fetched, new IDs
- * taken from the sequences as the decision asks for them), the rows of the Decision
- * inserted, the reply files written under temporary names and synced, COMMIT, and the
- * replies renamed into the outbox. A unique violation (the ledger's (key, attempt): another
- * host won), a deadlock, a serialization failure or a lock wait past LOCK_TIMEOUT_MS rolls
- * back and starts the message again (the retry sees the winner: `duplicate`), at most
- * RETRIES times, then 75 4.3.0.
+ * Each message is applied inside the open transaction, in a savepoint of its own: before
+ * each fetch, `pg_advisory_xact_lock` on the hash of every inbound-ledger key and
+ * event-matching key (requestsByEvent, requestsBySubject) among the lookups, so two copies
+ * of one message, or two copies of one alert, are applied one after the other (the fetch
+ * after the lock sees what the other transaction committed); new IDs taken from the
+ * sequences as the decision asks for them; the rows of the Decision inserted; the reply
+ * files written under temporary names. `commit` (a single delivery's end, a batch's
+ * checkpoint, serve's answer), BATCH_MESSAGES messages or BATCH_MS of age sync the reply
+ * files, COMMIT, and rename the replies into the outbox: one durable commit for the batch,
+ * atomic as a whole; a re-run after a failure is exact because the ledger holds what
+ * committed. Results are printed only after that commit (process.ts).
+ *
+ * A unique violation (the ledger's (key, attempt): another host won), a deadlock, or a lock
+ * wait past LOCK_TIMEOUT_MS rolls back that message's savepoint, commits the batch so far
+ * (its locks may be what the other side waits for) and starts the message again in a new
+ * transaction (the retry sees the winner: `duplicate`), at most RETRIES times, then 75 4.3.0.
+ * A transaction lost as a whole (the connection, the COMMIT) loses its batch: the run fails
+ * with 75 before printing any of it, and the MTA's retry is exact.
  *
  * Why advisory locks and not SERIALIZABLE: event matching reads a set of requests by key
  * and inserts into it; SERIALIZABLE would abort one of two racing alerts only after both
@@ -42,12 +49,21 @@ import { collectionProblems } from '../validate.js';
 import { openPool, pgFailure, type PgDb } from './connect.js';
 import { type Collection, lower, tableOf } from './rows.js';
 import { checkSchema } from './schema.js';
+import { WRITER_AFTER, WriterThread } from '../writer.js';
 import { type IdKind, type Lookup, lookupKey, MissView } from './view.js';
 
 /** Decision rounds before giving up (decide settles in 2–4). */
 const MAX_ROUNDS = 24;
 /** Retries of a message's transaction after a conflict. */
 const RETRIES = 8;
+/**
+ * Messages per transaction at most. Each is a savepoint (a subtransaction), and past 64 of
+ * them in one transaction every other session's snapshot checks slow down (PostgreSQL's
+ * subtransaction cache overflows); one commit per 48 messages already makes its cost small.
+ */
+const BATCH_MESSAGES = 48;
+/** A batch is committed once it is this old (ms): its locks are held no longer, idle or not. */
+const BATCH_MS = 250;
 /** How long a transaction waits for a lock before it is retried. */
 const LOCK_TIMEOUT_MS = Number(process.env.M4ME_PG_LOCK_TIMEOUT_MS) || 10_000;
 /** Where notes name attachment files when the store never said (the default store's). */
@@ -69,6 +85,31 @@ function hashLock(what: string): string {
   return createHash('sha256').update(`m4me ${what}`).digest().readBigInt64BE(0).toString();
 }
 
+/** One message's way through its savepoint. */
+interface Step {
+  /** SQL still to send before the message's first statement (its savepoint). */
+  prefix: string | null;
+  /** Provisional IDs used and checked by the write, instead of taken one by one first. */
+  optimistic: boolean;
+}
+
+/** The open transaction of a batch. */
+interface Batch {
+  client: pg.PoolClient;
+  /** Gives the connection back to the pool (`broken`: closed instead). */
+  release(broken?: boolean): void;
+  opened: number;
+  /** Messages applied in it. */
+  messages: number;
+  /** Advisory lock keys it holds. */
+  locked: Set<string>;
+  /** Reply files written for it, under temporary names. */
+  temps: TempFile[];
+  /** Folders it made, whose parents must be synced. */
+  dirs: Set<string>;
+  timer: NodeJS.Timeout;
+}
+
 export class PgStore implements MailStore {
   private ref!: StoreIndex;
   private provisional!: Record<IdKind, number>;
@@ -77,6 +118,16 @@ export class PgStore implements MailStore {
   private compact = true;
   filesDir: string = DEFAULT_FILES_DIR;
   lastTimes = { decide: 0, store: 0 };
+  private batch: Batch | null = null;
+  /** Another host took an ID this process thought next: IDs are taken one by one from now on. */
+  private sharedIds = false;
+  /** Creates a batch's reply files (../writer.ts), from the run's fifth reply on. */
+  private writer: WriterThread | null = null;
+  private repliesWritten = 0;
+  /** A batch lost as a whole where no caller was told (the timer's commit, a retry's): the next call fails with it. */
+  private lost: TempFailure | null = null;
+  /** deliver, commit and the batch timer, one after the other. */
+  private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(private db: PgDb, private outbox: string, private dryRun: boolean) {}
 
@@ -166,18 +217,103 @@ export class PgStore implements MailStore {
 
   teamName(id: number): string | undefined { return this.ref.team(id)?.name; }
 
-  async commit(): Promise<void> { /* every message committed in deliver */ }
+  async commit(): Promise<void> {
+    await this.serial(async () => {
+      this.told();
+      await this.commitBatch();
+    });
+  }
 
-  async close(): Promise<void> { await this.db.close(); }
+  async close(): Promise<void> {
+    await this.serial(async () => {
+      if (this.batch) await this.abandon(this.batch);
+    });
+    await this.writer?.close().catch(() => undefined);
+    this.writer = null;
+    await this.db.close();
+  }
+
+  /** Throws (once) the loss of a batch no caller was told of. */
+  private told(): void {
+    const lost = this.lost;
+    this.lost = null;
+    if (lost) throw lost;
+  }
+
+  /** Commits the batch where the caller is not the one to report a failure: the next call does. */
+  private async commitQuietly(): Promise<void> {
+    try { await this.commitBatch(); } catch (err) { this.lost ??= err as TempFailure; }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
 
   async deliver(email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
     const p = { ...policy, filesDir: this.filesDir };
-    for (let attempt = 0; ; attempt++) {
+    if (!opts.persist || this.dryRun) {
       try {
-        return await this.client((c) => this.attempt(c, email, p, clock, opts.persist && !this.dryRun, opts));
+        return await this.client((c) => this.decideOnly(c, email, p, clock, opts));
+      } catch (err) { throw pgFailure(err, this.db.url); }
+    }
+    return this.serial(() => this.apply(email, p, clock, opts));
+  }
+
+  /** A dry run: decided against what is committed, nothing locked or written. */
+  private async decideOnly(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
+    const view = new MissView(this.ref, this.provisional);
+    const t0 = performance.now();
+    let decideMs = 0;
+    const decision = await this.settle(c, view, () => {
+      const t = performance.now();
+      try { return decide(email, view, policy, clock); } finally { decideMs += performance.now() - t; }
+    }, null);
+    decision.warnings.push(...(opts.warnings ?? []));
+    this.lastTimes = { decide: decideMs, store: performance.now() - t0 - decideMs };
+    return decision;
+  }
+
+  /** Applies one message in the batch's transaction (opening one), retrying after conflicts. */
+  private async apply(email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
+    for (let attempt = 0; ; attempt++) {
+      this.told();
+      if (this.batch && performance.now() - this.batch.opened > BATCH_MS) { await this.commitQuietly(); this.told(); }
+      let batch: Batch;
+      try {
+        batch = this.batch ?? await this.begin();
+      } catch (err) { throw pgFailure(err, this.db.url); }
+      const names = new Set(this.names);
+      const compact = this.compact;
+      const temps = batch.temps.length;
+      let decision: Decision;
+      try {
+        decision = await this.attempt(batch, email, policy, clock, opts);
       } catch (err) {
+        // This message is undone: its reply files, what it told the document, its savepoint.
+        await this.removeFiles(batch.temps.splice(temps));
+        this.names = names;
+        this.compact = compact;
         const code = (err as { code?: string })?.code ?? '';
+        const undone = !/^(08|57)/.test(code) && await batch.client.query('ROLLBACK TO SAVEPOINT m').then(() => true, () => false);
+        if (!undone) {
+          // The transaction is gone, and with it every message of the batch before this one.
+          const f = pgFailure(err, this.db.url);
+          await this.abandon(batch);
+          if (batch.messages) throw new TempFailure(f.status, `${f.message} (the ${batch.messages} messages before it in its transaction were rolled back)`);
+          if (RETRY_STATES.has(code) && attempt < RETRIES) { await sleep(randomInt(5, 20 + 20 * attempt)); continue; }
+          throw f;
+        }
+        if (code === '22012' && attempt < RETRIES) {
+          // The write's check: another host took an ID this message used. Taken one by one now.
+          this.sharedIds = true;
+          continue;
+        }
         if (RETRY_STATES.has(code) && attempt < RETRIES) {
+          // The other side may be waiting for a lock this batch holds: commit what it has.
+          await this.commitQuietly();
+          this.told();
           // A person another process created (unique id) is in the reference data after a reload.
           if (code === '23505') await this.load().catch(() => undefined);
           await sleep(randomInt(5, 20 + 20 * attempt));
@@ -187,11 +323,90 @@ export class PgStore implements MailStore {
         const f = pgFailure(err, this.db.url);
         throw RETRY_STATES.has(code) ? new TempFailure(f.status, `${f.message} (gave up after ${RETRIES} retries)`) : f;
       }
+      // The next call reports a failure of this commit: this message's result is not printed before.
+      if (batch.messages >= BATCH_MESSAGES) await this.commitQuietly();
+      return decision;
     }
   }
 
-  /** Decides (and, with `persist`, applies in one transaction) one message for one recipient. */
-  private async attempt(c: pg.PoolClient, email: InboundEmail, policy: Policy, clock: Clock, persist: boolean, opts: DeliverOptions): Promise<Decision> {
+  /** Opens the batch's transaction (and its timer: an idle batch is committed, not left holding locks). */
+  private async begin(): Promise<Batch> {
+    const client = await this.db.pool.connect();
+    // A connection lost while in use emits 'error' on the client: the pending query rejects.
+    const onError = () => undefined;
+    client.on('error', onError);
+    const release = (broken = false) => { client.off('error', onError); client.release(broken); };
+    try {
+      await client.query(`BEGIN; SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
+    } catch (err) {
+      release(true);
+      throw err;
+    }
+    const timer = setTimeout(() => {
+      this.serial(() => this.commitQuietly()).catch(() => undefined);
+    }, BATCH_MS);
+    timer.unref();
+    this.batch = { client, release, opened: performance.now(), messages: 0, locked: new Set(), temps: [], dirs: new Set(), timer };
+    return this.batch;
+  }
+
+  /** Ends a batch without committing it: rolled back, its reply files removed, what this process knew reloaded. */
+  private async abandon(batch: Batch): Promise<void> {
+    if (this.batch === batch) this.batch = null;
+    clearTimeout(batch.timer);
+    await batch.client.query('ROLLBACK').catch(() => undefined);
+    batch.release(true);
+    await this.removeFiles(batch.temps);
+    if (batch.messages) await this.load().catch(() => undefined);
+  }
+
+  /** Removes reply files of changes that were rolled back (the writer thread's once written). */
+  private async removeFiles(temps: TempFile[]): Promise<void> {
+    if (temps.length && this.writer) await this.writer.flush().catch(() => undefined);
+    for (const t of temps) { try { unlinkSync(t.tmp); } catch { /* gone */ } }
+  }
+
+  /** Commits the batch: its reply files synced, COMMIT, the replies renamed into place. */
+  private async commitBatch(): Promise<void> {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = null;
+    clearTimeout(batch.timer);
+    if (!batch.messages) {
+      await batch.client.query('ROLLBACK').then(() => batch.release(), () => batch.release(true));
+      return;
+    }
+    let committing = false;
+    try {
+      if (batch.temps.length) {
+        try {
+          await this.writer?.flush();
+          await makeDurable(batch.temps, batch.dirs, () => undefined);
+        } catch (err) {
+          throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
+        }
+      }
+      committing = true;
+      await batch.client.query('COMMIT');
+    } catch (err) {
+      // A COMMIT that failed (the connection lost) may still have committed: its replies
+      // stay under their temporary names for the next run to put in place or remove
+      // (recover, by what auto_replies holds, once this process is gone).
+      if (committing) batch.temps.length = 0;
+      await this.abandon(batch);
+      throw pgFailure(err, this.db.url);
+    }
+    batch.release();
+    // Committed: the replies go in place (a failure here is recovered by the next run).
+    try {
+      for (const t of batch.temps) renameSync(t.tmp, t.path);
+      if (batch.temps.length) syncDir(this.outbox);
+    } catch { /* recover() */ }
+  }
+
+  /** Decides and applies one message for one recipient in the batch's transaction, in a savepoint. */
+  private async attempt(batch: Batch, email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
+    const c = batch.client;
     const view = new MissView(this.ref, this.provisional);
     let decideMs = 0;
     const t0 = performance.now();
@@ -199,75 +414,52 @@ export class PgStore implements MailStore {
       const t = performance.now();
       try { return decide(email, view, policy, clock); } finally { decideMs += performance.now() - t; }
     };
-    const times = () => { this.lastTimes = { decide: decideMs, store: performance.now() - t0 - decideMs }; };
-    let decision = await this.settle(c, view, run, false);
-    if (!persist) { times(); decision.warnings.push(...(opts.warnings ?? [])); return decision; }
-    const temps: TempFile[] = [];
-    let committed = false;
-    let committing = false;
-    await c.query('BEGIN');
-    try {
-      await c.query(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
-      const locked = new Set<string>();
-      await this.lock(c, [...view.asked.values()], locked);
-      // Everything again, as committed now: what another host applied while we waited.
-      const all = [...view.asked.values()];
-      view.answers.clear();
-      await this.fetch(c, view, all);
-      decision = await this.settle(c, view, run, true, locked);
-      // A person for an unknown sender: another host may be creating one for the same
-      // address. Under a lock on the address, one it committed is found and used instead.
-      while (decision.person) {
-        const email = lower(decision.person.primary_email);
-        await this.lockKeys(c, [hashLock(`person ${email}`)], locked);
-        const found = await c.query<{ doc: Person }>('SELECT doc FROM m4me_people WHERE primary_email = $1 OR $1 = ANY (emails) ORDER BY pos', [email]);
-        const fresh = found.rows.map((r) => r.doc).filter((p) => !this.ref.person(p.id));
-        if (!fresh.length) break;
-        for (const p of fresh) this.ref.addPerson(p);
-        decision = await this.settle(c, view, run, true, locked);
-      }
-      decision.warnings.push(...(opts.warnings ?? []));
-      await this.write(c, decision, view);
-      const line = opts.about ? logLine(decision, opts.about) : null;
-      if (line && decision.inbound) {
-        await c.query('INSERT INTO m4me_delivery_log (key, at, line) VALUES ($1, $2, $3)', [decision.inbound.key, decision.inbound.received_at, line.trimEnd()]);
-      }
-      if (decision.outgoing.length) {
-        const made = mkdirSync(this.outbox, { recursive: true, mode: folderMode() });
-        try {
-          for (const m of decision.outgoing) temps.push(writeTemp(join(this.outbox, outboxFileName(m)), renderOutgoing(m)));
-          const dirs = new Set<string>();
-          if (made) for (let d = this.outbox; d.length >= made.length; d = dirname(d)) dirs.add(dirname(d));
-          await makeDurable(temps, dirs, () => undefined);
-        } catch (err) {
-          throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
-        }
-      }
-      committing = true;
-      await c.query('COMMIT');
-      committed = true;
-    } catch (err) {
-      if (!committed) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        // A COMMIT that failed (the connection lost) may still have committed: its replies
-        // stay under their temporary names for the next run to put in place or remove
-        // (recover, by what auto_replies holds, once this process is gone).
-        if (!committing) for (const t of temps) { try { unlinkSync(t.tmp); } catch { /* gone */ } }
-      }
-      throw err;
+    // The savepoint of the message before is released (kept in the transaction) as this one
+    // starts, in the same round trip as its first locks.
+    const step: Step = { prefix: batch.messages ? 'RELEASE SAVEPOINT m; SAVEPOINT m' : 'SAVEPOINT m', optimistic: !this.sharedIds };
+    // Locks taken in this savepoint are given back if it is rolled back.
+    const locked = new Set(batch.locked);
+    let decision = await this.settle(c, view, run, step, locked);
+    // A person for an unknown sender: another host may be creating one for the same
+    // address. Under a lock on the address, one it committed is found and used instead.
+    while (decision.person) {
+      const address = lower(decision.person.primary_email);
+      await this.lockKeys(c, [hashLock(`person ${address}`)], locked, step);
+      const found = await c.query<{ doc: Person }>('SELECT doc FROM m4me_people WHERE primary_email = $1 OR $1 = ANY (emails) ORDER BY pos', [address]);
+      const fresh = found.rows.map((r) => r.doc).filter((p) => !this.ref.person(p.id));
+      if (!fresh.length) break;
+      for (const p of fresh) this.ref.addPerson(p);
+      decision = await this.settle(c, view, run, step, locked);
     }
-    // Committed: the replies go in place (a failure here is recovered by the next run).
-    try {
-      for (const t of temps) renameSync(t.tmp, t.path);
-      if (temps.length) syncDir(this.outbox);
-    } catch { /* recover() */ }
+    if (step.prefix) await this.lockKeys(c, [], locked, step);
+    decision.warnings.push(...(opts.warnings ?? []));
+    const uses: Record<IdKind, number | undefined> = { record: decision.request?.id, note: decision.note?.id, person: decision.person?.id };
+    const check: Partial<Record<IdKind, number>> = {};
+    if (step.optimistic) for (const k of view.idMisses) if (uses[k] !== undefined) check[k] = uses[k];
+    const line = opts.about ? logLine(decision, opts.about)?.trimEnd() ?? null : null;
+    await this.write(c, decision, view, check, line);
+    if (decision.outgoing.length) {
+      try {
+        const made = mkdirSync(this.outbox, { recursive: true, mode: folderMode() });
+        if (made) for (let d = this.outbox; d.length >= made.length; d = dirname(d)) batch.dirs.add(dirname(d));
+        for (const m of decision.outgoing) {
+          const path = join(this.outbox, outboxFileName(m));
+          batch.temps.push(++this.repliesWritten > WRITER_AFTER ? (this.writer ??= new WriterThread()).write(path, renderOutgoing(m)) : writeTemp(path, renderOutgoing(m)));
+        }
+      } catch (err) {
+        throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
+      }
+      batch.dirs.add(this.outbox);
+    }
+    for (const k of locked) batch.locked.add(k);
+    batch.messages++;
     if (decision.person) this.ref.addPerson(decision.person);
     this.provisional = {
       record: Math.max(this.provisional.record, (decision.request?.id ?? 0) + 1),
       note: Math.max(this.provisional.note, (decision.note?.id ?? 0) + 1),
       person: Math.max(this.provisional.person, (decision.person?.id ?? 0) + 1),
     };
-    times();
+    this.lastTimes = { decide: decideMs, store: performance.now() - t0 - decideMs };
     return decision;
   }
 
@@ -275,7 +467,7 @@ export class PgStore implements MailStore {
    * Decides until a decision makes no miss: each round fetches what the last one missed (in
    * a transaction: locking the lock keys among them first, and taking the new IDs it asked for).
    */
-  private async settle(c: pg.PoolClient, view: MissView, run: () => Decision, inTx: boolean, locked?: Set<string>): Promise<Decision> {
+  private async settle(c: pg.PoolClient, view: MissView, run: () => Decision, step: Step | null, locked?: Set<string>): Promise<Decision> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       view.round();
       const decision = run();
@@ -283,10 +475,11 @@ export class PgStore implements MailStore {
       // New IDs only once nothing else is missing, and only those the decision uses: the
       // engine builds a request before event matching may make it a note, and a sequence
       // value taken is never given back (the JSON store's IDs would run ahead of ours).
+      // Optimistic: the provisional IDs are used, and taken (checked) by the write.
       const uses: Record<IdKind, unknown> = { record: decision.request, note: decision.note, person: decision.person };
-      const ids = inTx && !misses.length ? [...view.idMisses].filter((k) => uses[k]) : [];
+      const ids = step && !step.optimistic && !misses.length ? [...view.idMisses].filter((k) => uses[k]) : [];
       if (!misses.length && !ids.length) return decision;
-      if (inTx && misses.length) await this.lock(c, misses, locked!);
+      if (step && misses.length) await this.lock(c, misses, locked!, step);
       if (misses.length) await this.fetch(c, view, misses);
       for (const kind of ids) {
         const r = await c.query<{ v: string }>(`SELECT nextval('${SEQUENCE[kind]}') AS v`);
@@ -297,15 +490,24 @@ export class PgStore implements MailStore {
   }
 
   /** Takes the advisory locks of `lookups` not yet held, in key order (one statement). */
-  private lock(c: pg.PoolClient, lookups: Lookup[], locked: Set<string>): Promise<void> {
-    return this.lockKeys(c, lookups.map(lockKey).filter((k): k is string => k !== null), locked);
+  private lock(c: pg.PoolClient, lookups: Lookup[], locked: Set<string>, step: Step): Promise<void> {
+    return this.lockKeys(c, lookups.map(lockKey).filter((k): k is string => k !== null), locked, step);
   }
 
-  private async lockKeys(c: pg.PoolClient, wanted: string[], locked: Set<string>): Promise<void> {
+  /** Takes advisory locks not yet held, in key order; the step's first statements go in the same round trip. */
+  private async lockKeys(c: pg.PoolClient, wanted: string[], locked: Set<string>, step: Step): Promise<void> {
     const keys = [...new Set(wanted.filter((k) => !locked.has(k)))]
       .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
-    if (!keys.length) return;
-    await c.query('SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) s', [keys]);
+    if (!keys.length && !step.prefix) return;
+    const take = (list: string) => `SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(${list}::bigint[]) AS k ORDER BY 1) s`;
+    if (step.prefix) {
+      // A simple query (no parameters) for both: the keys are our own hashes, digits only.
+      if (!keys.every((k) => /^-?\d{1,19}$/.test(k))) throw new Error('advisory lock key is not a number');
+      await c.query(keys.length ? `${step.prefix}; ${take(`'{${keys.join(',')}}'`)}` : step.prefix);
+      step.prefix = null;
+    } else {
+      await c.query(take('$1'), [keys]);
+    }
     for (const k of keys) locked.add(k);
   }
 
@@ -357,45 +559,68 @@ export class PgStore implements MailStore {
     });
   }
 
-  /** Inserts one row of a collection, its lookup columns computed as copy-store does. */
-  private async insert(c: pg.PoolClient, collection: Collection, row: object, attempt = 0): Promise<void> {
-    const spec = tableOf(collection);
-    const values = spec.values(row as Record<string, unknown>);
+  /**
+   * The rows of a Decision (and the message's delivery-log line), in the order the JSON store
+   * applies them, written by one statement: one INSERT per table (data-modifying WITH
+   * queries), so a message costs one round trip to write. `check` holds the provisional IDs
+   * the decision used without taking them from their sequences: the statement takes them and
+   * fails (22012) when another host took one first; the message is then decided again with
+   * IDs taken one by one.
+   */
+  private async write(c: pg.PoolClient, d: Decision, view: MissView, check: Partial<Record<IdKind, number>>, line: string | null): Promise<void> {
     const params: unknown[] = [];
-    const exprs = spec.columns.map((col, i) => {
-      // The n-th ledger entry of a key is attempt n, n as many as the decision saw: (key,
-      // attempt) is unique, so of two hosts that both decided on a key's first entry, one fails.
-      params.push(collection === 'inbound' && col === 'attempt' ? attempt : values[i]);
-      return `$${params.length}`;
-    });
-    params.push(JSON.stringify(row));
-    await c.query(`INSERT INTO ${spec.table} (${[...spec.columns, 'doc'].join(', ')}) VALUES (${[...exprs, `$${params.length}`].join(', ')})`, params);
-  }
-
-  /** The rows of a Decision, in the order the JSON store applies them. */
-  private async write(c: pg.PoolClient, d: Decision, view: MissView): Promise<void> {
-    if (d.person) await this.insert(c, 'people', d.person);
-    if (d.request) await this.insert(c, 'requests', d.request);
-    if (d.note) await this.insert(c, 'notes', d.note);
+    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    const writes: string[] = [];
+    const insert = (collection: Collection, rows: object[], attempt = 0) => {
+      if (!rows.length) return;
+      const spec = tableOf(collection);
+      const tuples = rows.map((row) => {
+        const values = spec.values(row as Record<string, unknown>);
+        // The n-th ledger entry of a key is attempt n, n as many as the decision saw: (key,
+        // attempt) is unique, so of two hosts that both decided on a key's first entry, one fails.
+        const cols = spec.columns.map((col, i) => p(collection === 'inbound' && col === 'attempt' ? attempt : values[i]));
+        return `(${[...cols, p(JSON.stringify(row))].join(', ')})`;
+      });
+      writes.push(`INSERT INTO ${spec.table} (${[...spec.columns, 'doc'].join(', ')}) VALUES ${tuples.join(', ')}`);
+    };
+    let request = d.request;
     // A note updates its record's `updated_at`, as the platform does (and the JSON store).
     if (d.note && d.record) {
-      const r = await c.query<{ doc: string }>('SELECT doc::text AS doc FROM m4me_records WHERE type = $1 AND id = $2 FOR UPDATE', [d.record.type, d.record.id]);
-      const text = r.rows[0]?.doc;
-      if (text !== undefined) {
-        const rec = JSON.parse(text) as Record<string, unknown>;
-        if ('updated_at' in rec) {
-          rec.updated_at = d.note.created_at;
-          await c.query('UPDATE m4me_records SET doc = $3 WHERE type = $1 AND id = $2', [d.record.type, d.record.id, JSON.stringify(rec)]);
+      const touch = (rec: Record<string, unknown>) => {
+        if (!('updated_at' in rec)) return null;
+        return { ...rec, updated_at: d.note!.created_at };
+      };
+      if (request && request.id === d.record.id && d.record.type === 'request') {
+        request = (touch(request as unknown as Record<string, unknown>) ?? request) as typeof request;
+      } else {
+        const known = view.answers.get(lookupKey({ kind: 'record', type: d.record.type, id: d.record.id })) as Record<string, unknown> | null | undefined;
+        let rec = known ?? null;
+        if (known === undefined) {
+          const r = await c.query<{ doc: string }>('SELECT doc::text AS doc FROM m4me_records WHERE type = $1 AND id = $2', [d.record.type, d.record.id]);
+          const text = r.rows[0]?.doc;
+          rec = text === undefined ? null : JSON.parse(text) as Record<string, unknown>;
         }
+        const touched = rec && touch(rec);
+        if (touched) writes.push(`UPDATE m4me_records SET doc = ${p(JSON.stringify(touched))} WHERE type = ${p(d.record.type)} AND id = ${p(d.record.id)}`);
       }
     }
-    for (const n of d.notifications) await this.insert(c, 'notifications', n);
-    for (const m of d.outgoing) {
-      await this.insert(c, 'auto_replies', { message_id: m.messageId, to: m.to, kind: m.kind, sent_at: m.date, in_reply_to: m.inReplyTo });
+    if (d.person) insert('people', [d.person]);
+    if (request) insert('requests', [request]);
+    if (d.note) insert('notes', [d.note]);
+    insert('notifications', d.notifications);
+    insert('auto_replies', d.outgoing.map((m) => ({ message_id: m.messageId, to: m.to, kind: m.kind, sent_at: m.date, in_reply_to: m.inReplyTo })));
+    if (d.inbound) insert('inbound', [d.inbound], view.ledgerCounts.get(d.inbound.key) ?? 0);
+    if (line && d.inbound) writes.push(`INSERT INTO m4me_delivery_log (key, at, line) VALUES (${p(d.inbound.key)}, ${p(d.inbound.received_at)}, ${p(line)})`);
+    const files = [...new Map(d.files.map((f) => [f.sha256, f])).values()];
+    if (files.length) {
+      writes.push(`INSERT INTO m4me_attachments (sha256, size, content) VALUES ${files.map((f) => `(${p(f.sha256)}, ${p(f.content.length)}, ${p(f.content)})`).join(', ')} ON CONFLICT DO NOTHING`);
     }
-    if (d.inbound) await this.insert(c, 'inbound', d.inbound, view.ledgerCounts.get(d.inbound.key) ?? 0);
-    for (const f of d.files) {
-      await c.query('INSERT INTO m4me_attachments (sha256, size, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [f.sha256, f.content.length, f.content]);
+    const checks = (Object.entries(check) as [IdKind, number][])
+      // 0 when the value taken is the one used, else a division by zero (not `CASE … ELSE 1/0`:
+      // the planner folds a constant 1/0 before any row is seen).
+      .map(([kind, id]) => `0 / (1 - abs(sign(nextval('${SEQUENCE[kind]}') - ${p(id)}::bigint)))`);
+    if (writes.length || checks.length) {
+      await c.query(`${writes.length ? `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ` : ''}SELECT ${checks.join(' + ') || '0'}`, params);
     }
     // The file store writes every collection, compact, once it has processed a message:
     // so does the document a copy-store of this store gives.
