@@ -15,9 +15,9 @@
  * of the group is in the store; the mail server retries, the ledger makes a retry of what did
  * get in a duplicate).
  *
- * A PostgreSQL store (CONTRACT §7) commits each message in its own transaction (MailStore
- * deliver: ./pg/store.ts), so there a message is answered as soon as its transaction is
- * committed, and a failure defers that message only.
+ * A PostgreSQL store (CONTRACT §7) groups the same way: the group's messages are applied in
+ * one transaction, each in its own savepoint (./pg/store.ts), and committed once; a message
+ * that fails is deferred alone, a commit that fails defers the group.
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -214,36 +214,55 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     });
   };
 
-  /** PostgreSQL: each message in its own transaction, answered once it is committed. */
-  const commitEach = async (group: Job[]): Promise<void> => {
+  /**
+   * PostgreSQL: every job waiting, decided and applied in turn in the store's transaction
+   * (each message in a savepoint: one that fails is deferred alone), committed once; then
+   * answered. A commit that fails defers every recipient the group would have answered 250.
+   */
+  const commitPg = async (group: Job[]): Promise<void> => {
+    const answers: { reply: LmtpReply; log: string }[][] = [];
     for (const job of group) {
-      const byRecipient = new Map<string, LmtpReply>();
-      const replies: LmtpReply[] = [];
+      // A recipient given twice is processed once (as process --recipient does), answered twice.
+      const byRecipient = new Map<string, { reply: LmtpReply; log: string }>();
+      const list: { reply: LmtpReply; log: string }[] = [];
       for (const envelopeRecipient of job.message.recipients) {
-        let reply = byRecipient.get(envelopeRecipient);
-        if (!reply) {
+        let answer = byRecipient.get(envelopeRecipient);
+        if (!answer) {
           try {
             const clock: Clock = { now: fixedNow ?? Date.now(), tick: () => performance.now() };
             const d = await pg!.deliver(job.email, { ...policy, envelopeRecipient }, clock,
               { persist: true, about: { from: job.email.from?.address ?? null, subject: job.email.subject } });
-            await pg!.commit();
             const rec = d.record ? `${d.record.type} ${d.record.id}` : 'no record';
-            logDelivery(job.message, envelopeRecipient, `outcome=${d.outcome} rule=${d.rule} record=${d.record ? `${d.record.type}/${d.record.id}` : '-'} group=1`);
-            reply = { code: 250, text: `2.0.0 ${d.outcome} ${rec} (${d.rule})` };
+            answer = {
+              reply: { code: 250, text: `2.0.0 ${d.outcome} ${rec} (${d.rule})` },
+              log: `outcome=${d.outcome} rule=${d.rule} record=${d.record ? `${d.record.type}/${d.record.id}` : '-'} group=${group.length}`,
+            };
           } catch (err) {
-            reply = tempReply(err);
-            logDelivery(job.message, envelopeRecipient, `status=${reply.text.split(' ')[0]} deferred: ${reply.text}`);
+            const reply = tempReply(err);
+            answer = { reply, log: `status=${reply.text.split(' ')[0]} deferred: ${reply.text}` };
           }
-          byRecipient.set(envelopeRecipient, reply);
+          byRecipient.set(envelopeRecipient, answer);
         }
-        replies.push(reply);
+        list.push(answer);
       }
-      job.resolve(replies);
+      answers.push(list);
     }
+    try {
+      await pg!.commit();
+    } catch (err) {
+      const reply = tempReply(err);
+      for (const list of answers) {
+        for (const [k, a] of list.entries()) if (a.reply.code === 250) list[k] = { reply, log: `status=${reply.text.split(' ')[0]} deferred: ${reply.text}` };
+      }
+    }
+    group.forEach((job, i) => {
+      answers[i]!.forEach((a, k) => logDelivery(job.message, job.message.recipients[k]!, a.log));
+      job.resolve(answers[i]!.map((a) => a.reply));
+    });
   };
 
   const runCommits = async () => {
-    while (queue.length) await (pg ? commitEach(queue.splice(0)) : commitGroup(queue.splice(0)));
+    while (queue.length) await (pg ? commitPg(queue.splice(0)) : commitGroup(queue.splice(0)));
     committing = null;
   };
 

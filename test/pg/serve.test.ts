@@ -1,9 +1,9 @@
 /**
  * `m4me serve --lmtp` on a PostgreSQL store (issue 15: "it must work with both stores"):
  * through the built CLI and a real LMTP client, the same replies as on the JSON store for
- * the same messages and envelope, each message committed in its own transaction before its
- * 250 (the row is in the database when the reply arrives), a repeat a duplicate, and a
- * database that goes away answered with a temporary status, nothing applied.
+ * the same messages and envelope, each message committed before its 250 (the row is in the
+ * database when the reply arrives), a repeat a duplicate, a database that goes away answered
+ * with a temporary status, nothing applied; and under load, messages committed in groups.
  */
 import { afterEach, expect, test } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
@@ -68,5 +68,39 @@ describePg('m4me serve on a PostgreSQL store', (pgc) => {
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
     }
+  }, 120_000);
+
+  test('8 connections at once: messages committed in groups (one transaction for several), every 250 in the database once', async () => {
+    const c = pgc();
+    const url = c.createDatabase('serve_groups');
+    expect((await runCli(['copy-store', demoStoreFile(tempDir()), url, '--quiet'])).code).toBe(0);
+    const dir = tempDir('m4me-pgserve-');
+    const config = join(dir, 'm4merc.json');
+    writeFileSync(config, JSON.stringify({ store: url, mailDomain: ['mail.4me.com'] }));
+    const srv = await serve(['--lmtp', `unix:${join(dir, 'lmtp.sock')}`, '--config', config, '--now', DEMO_NOW]);
+    const commits = () => Number(c.psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = 'serve_groups'`).trim());
+    const before = commits();
+    const CONNECTIONS = 8;
+    const EACH = 10;
+    const replies = await Promise.all(Array.from({ length: CONNECTIONS }, async (_, n) => {
+      const got: string[] = [];
+      for (let i = 0; i < EACH; i++) {
+        const m = crlf(eml({ id: `group-${n}-${i}@widget.example`, subject: `Group ${n} message ${i}` }));
+        got.push(...(await lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], m)).dataReplies);
+      }
+      return got;
+    }));
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+    const all = replies.flat();
+    expect(all).toHaveLength(CONNECTIONS * EACH);
+    expect(all.every((r) => /^250 2\.0\.0 request_created request \d+ /.test(r))).toBe(true);
+    const rows = c.psql(`SELECT count(*), count(DISTINCT message_id) FROM m4me_records WHERE type = 'request' AND message_id LIKE 'group-%'`, 'serve_groups').trim();
+    expect(rows).toBe(`${CONNECTIONS * EACH}|${CONNECTIONS * EACH}`);
+    // Groups of more than one message, and fewer transactions than messages.
+    const sizes = [...srv.stderr().matchAll(/ group=(\d+)/g)].map((m) => Number(m[1]));
+    expect(sizes).toHaveLength(CONNECTIONS * EACH);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    expect(commits() - before).toBeLessThan(CONNECTIONS * EACH);
   }, 120_000);
 });

@@ -124,7 +124,11 @@ export class PgStore implements MailStore {
   /** Creates a batch's reply files (../writer.ts), from the run's fifth reply on. */
   private writer: WriterThread | null = null;
   private repliesWritten = 0;
-  /** A batch lost as a whole where no caller was told (the timer's commit, a retry's): the next call fails with it. */
+  /**
+   * A batch lost as a whole (its COMMIT, its connection) whose messages were delivered
+   * (their decisions returned): the next `commit` fails with it, so none of them is
+   * reported as done (process prints nothing of them, serve answers none with 250).
+   */
   private lost: TempFailure | null = null;
   /** deliver, commit and the batch timer, one after the other. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -233,14 +237,14 @@ export class PgStore implements MailStore {
     await this.db.close();
   }
 
-  /** Throws (once) the loss of a batch no caller was told of. */
+  /** Throws (once) the loss of a batch since the last commit. */
   private told(): void {
     const lost = this.lost;
     this.lost = null;
     if (lost) throw lost;
   }
 
-  /** Commits the batch where the caller is not the one to report a failure: the next call does. */
+  /** Commits the batch where the caller is not the one to report a failure: the next commit does. */
   private async commitQuietly(): Promise<void> {
     try { await this.commitBatch(); } catch (err) { this.lost ??= err as TempFailure; }
   }
@@ -278,8 +282,7 @@ export class PgStore implements MailStore {
   /** Applies one message in the batch's transaction (opening one), retrying after conflicts. */
   private async apply(email: InboundEmail, policy: Policy, clock: Clock, opts: DeliverOptions): Promise<Decision> {
     for (let attempt = 0; ; attempt++) {
-      this.told();
-      if (this.batch && performance.now() - this.batch.opened > BATCH_MS) { await this.commitQuietly(); this.told(); }
+      if (this.batch && performance.now() - this.batch.opened > BATCH_MS) await this.commitQuietly();
       let batch: Batch;
       try {
         batch = this.batch ?? await this.begin();
@@ -301,7 +304,10 @@ export class PgStore implements MailStore {
           // The transaction is gone, and with it every message of the batch before this one.
           const f = pgFailure(err, this.db.url);
           await this.abandon(batch);
-          if (batch.messages) throw new TempFailure(f.status, `${f.message} (the ${batch.messages} messages before it in its transaction were rolled back)`);
+          if (batch.messages) {
+            this.lost ??= new TempFailure(f.status, `${f.message} (${batch.messages} messages delivered before were rolled back)`);
+            throw f;
+          }
           if (RETRY_STATES.has(code) && attempt < RETRIES) { await sleep(randomInt(5, 20 + 20 * attempt)); continue; }
           throw f;
         }
@@ -313,7 +319,6 @@ export class PgStore implements MailStore {
         if (RETRY_STATES.has(code) && attempt < RETRIES) {
           // The other side may be waiting for a lock this batch holds: commit what it has.
           await this.commitQuietly();
-          this.told();
           // A person another process created (unique id) is in the reference data after a reload.
           if (code === '23505') await this.load().catch(() => undefined);
           await sleep(randomInt(5, 20 + 20 * attempt));
