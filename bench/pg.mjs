@@ -24,7 +24,7 @@ const PIPE_RUNS = 11;
 const NOW = '2026-03-05T00:00:00+00:00';
 const asRoot = process.getuid?.() === 0;
 
-function pgBin() {
+export function pgBin() {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return null;
   const v = readdirSync(base).filter((x) => existsSync(join(base, x, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0];
@@ -38,7 +38,7 @@ function asPostgres(cmd, args) {
   return r.stdout;
 }
 
-function startCluster(bin) {
+export function startCluster(bin) {
   const dir = mkdtempSync('/tmp/m4me-bench-pg-');
   if (asRoot) {
     const f = spawnSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' }).stdout.split(':');

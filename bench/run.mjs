@@ -243,6 +243,10 @@ printServe(served);
 if (!served.skipped) {
   check(served.perMessageMs <= 0.1 * served.pipeMedianMs, 'serve time per message');
   check(served.batchPerS <= 1.5 * served.servePerS, 'serve throughput');
+  if (served.pg) {
+    check(served.pg.perMessageMs <= 0.1 * served.pg.pipeMedianMs, 'serve on PostgreSQL time per message');
+    check(served.pg.batchPerS <= 1.5 * served.pg.servePerS, 'serve on PostgreSQL throughput');
+  }
 }
 rmSync(TRASH, { recursive: true, force: true });
 writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ quick: QUICK, rows, pipe: lat, loads, pg, serve: served, misses }, null, 2)}\n`);

@@ -4,13 +4,16 @@
 // 5,000-request store; per-message latency (p50, p99) against the median of pipe deliveries
 // into the same store, and throughput against `process` replaying the same mbox. The envelope
 // of each message is its From and To (as an MTA would pass them). The client is nodemailer's
-// SMTPConnection with `lmtp: true` (a devDependency).
+// SMTPConnection with `lmtp: true` (a devDependency). Then the same on a PostgreSQL store
+// (a private cluster, as bench/pg.mjs starts), against pipe deliveries and a batch replay
+// into PostgreSQL.
 //
 //   node bench/serve.mjs           (npm run bench runs it too)
 import { spawn } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { pgBin, startCluster } from './pg.mjs';
 import { median, ROOT, timedRun } from './timed.mjs';
 import { performance } from 'node:perf_hooks';
 
@@ -65,6 +68,53 @@ async function lmtpClient(port) {
   };
 }
 
+/** `m4me serve` on `store`, the messages sent over CONNECTIONS connections, each sending its share in turn. */
+async function lmtpRun(store, config, messages) {
+  const srv = await startServe(store, config);
+  const latencies = [];
+  const replies = {};
+  const t0 = performance.now();
+  try {
+    let next = 0;
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      const client = await lmtpClient(srv.port);
+      try {
+        while (next < messages.length) {
+          const m = messages[next++];
+          const t = performance.now();
+          const info = await client.send(m);
+          latencies.push(performance.now() - t);
+          const code = String(info?.response ?? '').slice(0, 3) || 'error';
+          replies[code] = (replies[code] ?? 0) + 1;
+        }
+      } finally { client.close(); }
+    }));
+  } finally {
+    await srv.stop();
+  }
+  const serveMs = performance.now() - t0;
+  // Each delivery's log line names the size of the group it was committed with.
+  const groups = [...srv.log().matchAll(/ group=(\d+)/g)].map((m) => Number(m[1]));
+  return {
+    p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
+    groupP50: groups.length ? pct(groups, 0.5) : null, groupMax: groups.length ? Math.max(...groups) : null,
+    perMessageMs: serveMs / messages.length, servePerS: messages.length / (serveMs / 1000), replies,
+  };
+}
+
+/** The batch replay's messages/s and the median pipe delivery (ms) into fresh copies made by `fresh`. */
+async function references(fresh, config, wl, messages) {
+  const batchMs = await timedRun(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', await fresh('batch'), join(wl, 'workload.mbox')]);
+  const pipeStore = await fresh('pipe');
+  const pipe = [];
+  for (let i = 0; i <= PIPE_RUNS; i++) {
+    const msg = `From: user1002@widget.example\nTo: widget-it@mail.4me.com\nSubject: pipe ${i}\nMessage-ID: <serve-pipe-${i}-${process.pid}@bench.invalid>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello\n`;
+    const ms = await timedRun(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', pipeStore, '--sender', 'user1002@widget.example', '--recipient', 'widget-it@mail.4me.com'], { stdin: msg });
+    if (i > 0) pipe.push(ms); // the first writes the saved index
+  }
+  return { pipeMedianMs: median(pipe), batchPerS: messages.length / (batchMs / 1000) };
+}
+
 export async function serveBench() {
   const wl = join(OUT, 'wl-2000');
   if (!existsSync(join(wl, 'workload.mbox'))) return { skipped: 'bench/out/wl-2000 missing (npm run bench -- --quick makes it)' };
@@ -73,52 +123,25 @@ export async function serveBench() {
     const config = join(work, 'm4me.json');
     writeFileSync(config, JSON.stringify({ mailDomain: 'mail.4me.com' }));
     const messages = await messagesOf(join(wl, 'workload.mbox'));
-    // Batch replay of the same mbox, for throughput.
-    const batchStore = join(work, 'batch.json');
-    copyFileSync(join(wl, 'store.json'), batchStore);
-    const batchMs = await timedRun(['bin/m4me.js', 'process', '--json', '--quiet', '--now', NOW, '--config', config, '--store', batchStore, join(wl, 'workload.mbox')]);
-    // Pipe deliveries into a copy of the store.
-    const pipeStore = join(work, 'pipe.json');
-    copyFileSync(join(wl, 'store.json'), pipeStore);
-    const pipe = [];
-    for (let i = 0; i <= PIPE_RUNS; i++) {
-      const msg = `From: user1002@widget.example\nTo: widget-it@mail.4me.com\nSubject: pipe ${i}\nMessage-ID: <serve-pipe-${i}-${process.pid}@bench.invalid>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello\n`;
-      const ms = await timedRun(['bin/m4me.js', 'process', '--quiet', '--now', NOW, '--config', config, '--store', pipeStore, '--sender', 'user1002@widget.example', '--recipient', 'widget-it@mail.4me.com'], { stdin: msg });
-      if (i > 0) pipe.push(ms); // the first writes the saved index
+    const fresh = async (name) => { const path = join(work, `${name}.json`); copyFileSync(join(wl, 'store.json'), path); return path; };
+    const json = { ...(await references(fresh, config, wl, messages)), ...(await lmtpRun(await fresh('serve'), config, messages)) };
+    // The same on a PostgreSQL store (a private cluster), when PostgreSQL is installed.
+    let pg = null;
+    const bin = pgBin();
+    if (bin) {
+      const cluster = startCluster(bin);
+      try {
+        const freshDb = async (name) => {
+          const url = cluster.createDb(`m4me_serve_${name}`);
+          await timedRun(['bin/m4me.js', 'copy-store', join(wl, 'store.json'), url, '--quiet']);
+          return url;
+        };
+        pg = { ...(await references(freshDb, config, wl, messages)), ...(await lmtpRun(await freshDb('serve'), config, messages)) };
+      } finally {
+        cluster.stop();
+      }
     }
-    // LMTP: 8 connections, each sending its share in turn.
-    const serveStore = join(work, 'serve.json');
-    copyFileSync(join(wl, 'store.json'), serveStore);
-    const srv = await startServe(serveStore, config);
-    const latencies = [];
-    const replies = {};
-    const t0 = performance.now();
-    try {
-      let next = 0;
-      await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-        const client = await lmtpClient(srv.port);
-        try {
-          while (next < messages.length) {
-            const m = messages[next++];
-            const t = performance.now();
-            const info = await client.send(m);
-            latencies.push(performance.now() - t);
-            const code = String(info?.response ?? '').slice(0, 3) || 'error';
-            replies[code] = (replies[code] ?? 0) + 1;
-          }
-        } finally { client.close(); }
-      }));
-    } finally {
-      await srv.stop();
-    }
-    const serveMs = performance.now() - t0;
-    // Each delivery's log line names the size of the group it was committed with.
-    const groups = [...srv.log().matchAll(/ group=(\d+)/g)].map((m) => Number(m[1]));
-    return {
-      messages: messages.length, pipeMedianMs: median(pipe), p50: pct(latencies, 0.5), p99: pct(latencies, 0.99),
-      groupP50: groups.length ? pct(groups, 0.5) : null, groupMax: groups.length ? Math.max(...groups) : null,
-      perMessageMs: serveMs / messages.length, servePerS: messages.length / (serveMs / 1000), batchPerS: messages.length / (batchMs / 1000), replies,
-    };
+    return { messages: messages.length, ...json, pg };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -127,10 +150,15 @@ export async function serveBench() {
 export function printServe(r) {
   if (r.skipped) { console.log(`\nm4me serve: skipped (${r.skipped})`); return; }
   const t = (x) => x.toFixed(2);
-  console.log(`\nm4me serve (LMTP, ${CONNECTIONS} connections, ${r.messages} messages; replies ${JSON.stringify(r.replies)}):`);
-  console.log(`  latency per message p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; wall time per message ${r.perMessageMs.toFixed(2)} ms; messages per group commit: median ${r.groupP50}, at most ${r.groupMax}`);
-  console.log(`  per message vs pipe delivery median ${r.pipeMedianMs.toFixed(0)} ms: ${t(r.perMessageMs / r.pipeMedianMs)}× (target ≤ 0.1×)`);
-  console.log(`  throughput ${r.servePerS.toFixed(0)} vs batch replay ${r.batchPerS.toFixed(0)} messages/s: ${t(r.batchPerS / r.servePerS)}× slower (target ≤ 1.5×)`);
+  const show = (name, x) => {
+    console.log(`\nm4me serve on ${name} (LMTP, ${CONNECTIONS} connections, ${r.messages} messages; replies ${JSON.stringify(x.replies)}):`);
+    console.log(`  latency per message p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms; wall time per message ${x.perMessageMs.toFixed(2)} ms; messages per group commit: median ${x.groupP50}, at most ${x.groupMax}`);
+    console.log(`  per message vs pipe delivery median ${x.pipeMedianMs.toFixed(0)} ms: ${t(x.perMessageMs / x.pipeMedianMs)}× (target ≤ 0.1×)`);
+    console.log(`  throughput ${x.servePerS.toFixed(0)} vs batch replay ${x.batchPerS.toFixed(0)} messages/s: ${t(x.batchPerS / x.servePerS)}× slower (target ≤ 1.5×)`);
+  };
+  show('the JSON store', r);
+  if (r.pg) show('PostgreSQL', r.pg);
+  else console.log('\nm4me serve on PostgreSQL: skipped (PostgreSQL is not installed)');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
