@@ -121,13 +121,3 @@ export async function loadConfig(opts: LoadOptions): Promise<Config> {
   };
 }
 
-/**
- * For the commands that read or rewrite the store file itself (log, compact, import,
- * export): on a PostgreSQL store they are not there yet, and say so in one line (78)
- * instead of reading a URL as a path (whose error would quote it, password and all).
- */
-export function requireFileStore(store: string, command: string): void {
-  if (!isPgUrl(store)) return;
-  throw new ConfigError([`m4me ${command} works on a JSON store file only, not yet on a PostgreSQL store (${redactUrl(store)}); copy-store it to a file to use it there`], null);
-}
-

@@ -14,7 +14,8 @@ import { extname } from 'node:path';
 import { defaultPaths, Store } from '../store/store.js';
 import { FORBIDDEN_KEYS, mergeRow, newRowDefaults, REFERENCE_COLLECTIONS, type ReferenceCollection, referenceProblems, type RowProblem } from '../store/references.js';
 import type { StoreData } from '../store/schema.js';
-import { loadConfig, requireFileStore } from './config.js';
+import { loadConfig } from './config.js';
+import { isPgUrl } from '../store/pg/url.js';
 import { EX, UsageError } from './exit.js';
 import { STORE_SCHEMA } from '../store/store-schema.js';
 import { printable } from './terminal.js';
@@ -148,7 +149,6 @@ const columnOf = (instancePath: string) => instancePath.split('/').filter(Boolea
 export async function runImport(type: string, file: string, opts: { store?: string; config?: string; dryRun: boolean; quiet?: boolean }): Promise<number> {
   const c = collection(type);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
-  requireFileStore(config.store, 'import');
   const fail = (lines: string[]) => {
     for (const l of lines) process.stderr.write(`${printable(l)}\n`);
     process.stderr.write(`5.6.0 m4me: import ${c} from ${printable(file)}: ${lines.length} problem${lines.length === 1 ? '' : 's'}; nothing was written\n`);
@@ -162,9 +162,11 @@ export async function runImport(type: string, file: string, opts: { store?: stri
     throw err;
   }
 
-  const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: !opts.dryRun, lockTimeoutMs: 10_000 });
+  // A PostgreSQL store: read, checked the same way, written in one transaction (./pg/admin.ts).
+  const pg = isPgUrl(config.store) ? await import('../store/pg/admin.js') : null;
+  const store = pg ? null : await Store.open(defaultPaths(config.store, config.outbox), { lock: !opts.dryRun, lockTimeoutMs: 10_000 });
   try {
-    const current = store.data as unknown as Record<ReferenceCollection, Row[]>;
+    const current = store ? store.data as unknown as Record<ReferenceCollection, Row[]> : await pg!.readPgReferences(config.store, REFERENCE_COLLECTIONS);
     const byId = new Map(current[c].map((r) => [r.id, r]));
     const { default: Ajv } = await import('ajv');
     const validate = new Ajv.default({ allErrors: true, strict: false }).compile(itemSchema(c));
@@ -187,10 +189,11 @@ export async function runImport(type: string, file: string, opts: { store?: stri
 
     const added = merged.filter((r) => !byId.has(r.id)).length;
     const updated = merged.length - added;
-    if (!opts.dryRun) {
+    if (!opts.dryRun && store) {
       store.upsertRows(c, merged);
       await store.checkpoint();
     }
+    if (!opts.dryRun && pg) await pg.upsertPgRows(config.store, c, merged);
     if (!opts.quiet) {
       process.stdout.write(opts.dryRun
         ? `${c}: would add ${added} and update ${updated} from ${printable(file)} (dry run: nothing was changed)\n`
@@ -198,7 +201,7 @@ export async function runImport(type: string, file: string, opts: { store?: stri
     }
     return EX.OK;
   } finally {
-    await store.release();
+    await store?.release();
   }
 }
 
@@ -221,13 +224,16 @@ export async function runExport(type: string, opts: { store?: string; config?: s
   const c = collection(type);
   const format = opts.format ?? 'json';
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
-  requireFileStore(config.store, 'export');
-  const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
   let rows: Row[];
-  try {
-    rows = (store.data as unknown as Record<ReferenceCollection, Row[]>)[c];
-  } finally {
-    await store.release();
+  if (isPgUrl(config.store)) {
+    rows = await (await import('../store/pg/admin.js')).readPgCollection(config.store, c);
+  } else {
+    const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
+    try {
+      rows = (store.data as unknown as Record<ReferenceCollection, Row[]>)[c];
+    } finally {
+      await store.release();
+    }
   }
   if (format === 'json') {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -7,7 +7,7 @@ import { readLog, type LogLine } from '../store/delivery-log.js';
 import { defaultPaths, Store } from '../store/store.js';
 import type { InboundEntry } from '../store/schema.js';
 import { isPgUrl } from '../store/pg/url.js';
-import { loadConfig, requireFileStore } from './config.js';
+import { loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { parseSince } from './inspect.js';
 import { printable } from './terminal.js';
@@ -75,12 +75,17 @@ export async function runLog(opts: LogOptions): Promise<number> {
 export async function runCompact(opts: { store?: string; config?: string; before: string; dryRun: boolean }): Promise<number> {
   const before = parseSince(opts.before);
   const config = await loadConfig({ configFile: opts.config, store: opts.store });
-  requireFileStore(config.store, 'compact');
-  const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
-  try {
-    const n = store.compact(before, opts.dryRun);
+  const report = (n: { inbound: number; auto_replies: number; log: number }) => {
     const when = new Date(before).toISOString();
     process.stdout.write(`${opts.dryRun ? 'would remove' : 'removed'} what is older than ${when}: ${n.inbound} ledger entries, ${n.auto_replies} automatic replies, ${n.log} delivery log lines${opts.dryRun ? ' (dry run: nothing was changed)' : ''}\n`);
+  };
+  if (isPgUrl(config.store)) {
+    report(await (await import('../store/pg/admin.js')).compactPg(config.store, before, opts.dryRun));
+    return EX.OK;
+  }
+  const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: !opts.dryRun, lockTimeoutMs: config.lockTimeoutMs });
+  try {
+    report(store.compact(before, opts.dryRun));
   } finally {
     await store.release();
   }

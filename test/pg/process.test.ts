@@ -10,7 +10,7 @@ import { beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CONFIG } from '../decisions/cases.js';
-import { DEMO_NOW, demoStoreFile, ROOT, runCli, type Run, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, demoStoreFile, eml, ROOT, runCli, type Run, tempDir } from '../helpers/cli.js';
 import { snapshot } from '../reliability/helpers.js';
 import { describePg } from './cluster.js';
 
@@ -108,7 +108,7 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(readdirSync(d).sort()).toEqual(['back.json', 'm4me.json']);
   });
 
-  test('outbox --send sends the replies the database recorded; compact, import, export refuse a URL in one line', async () => {
+  test('outbox --send sends the replies the database recorded', async () => {
     const c = pgc();
     const fresh = c.createDatabase('outbox');
     ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), fresh, '--quiet']));
@@ -128,13 +128,73 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(send.code).toBe(0);
     expect(readFileSync(sent, 'utf8').split('----\n').filter(Boolean)).toHaveLength(1);
     expect(readdirSync(join(d, 'm4me.outbox', 'sent'))).toEqual(queued);
-    for (const args of [['compact', '--before', '30d'], ['import', 'people', join(ROOT, 'samples', 'site', 'people.csv')], ['export', 'people']]) {
-      const refused = await runCli([...args, '--config', config, '--store', fresh]);
-      expect({ args, code: refused.code, stdout: refused.stdout }).toEqual({ args, code: 78, stdout: '' });
-      expect(refused.stderr).toMatch(new RegExp(`^4\\.3\\.5 m4me: .*m4me ${args[0]} works on a JSON store file only, not yet on a PostgreSQL store \\(postgresql://[^\\n]*\\n$`));
-      expect(refused.stderr).not.toContain(c.password);
-    }
   });
+
+  test('import, export and compact print and store what they do on the JSON store; a running delivery sees an import', async () => {
+    const c = pgc();
+    const url = c.createDatabase('operator');
+    const d = tempDir('m4me-pgops-');
+    const file = demoStoreFile(d);
+    ok('copy-store', await runCli(['copy-store', file, url, '--quiet']));
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify(CONFIG));
+    const both = async (args: string[]) => {
+      const [a, b] = [await runCli([...args, '--config', config, '--store', file]), await runCli([...args, '--config', config, '--store', url])];
+      expect({ args, code: b.code, stdout: b.stdout, stderr: b.stderr }).toEqual({ args, code: a.code, stdout: a.stdout, stderr: a.stderr });
+      return b;
+    };
+    // A batch on PostgreSQL that keeps its transaction open across the import: serve.
+    const served = join(d, 'served.json');
+    writeFileSync(served, JSON.stringify({ ...CONFIG, store: url }));
+    const { lmtpSend, serve } = await import('../serve/lmtp.js');
+    const srv = await serve(['--lmtp', `unix:${join(d, 'lmtp.sock')}`, '--config', served, '--now', DEMO_NOW]);
+    try {
+      const nina = (id: string) => eml({ from: 'Nina New <nina.new@widget.example>', id, subject: `Printer ${id}` });
+      const before = await lmtpSend(srv.where, 'nina.new@widget.example', ['widget-it@mail.4me.com'], nina('nina-1@widget.example').replace(/\n/g, '\r\n'));
+      expect(before.dataReplies).toEqual([expect.stringMatching(/^250 2\.0\.0 /)]);
+
+      const people = join(d, 'people.csv');
+      writeFileSync(people, 'id,account,name,primary_email\n1500,widget,Nina New,nina.new@widget.example\n1001,widget,Ellen Brown-Smith,ellen.brown@widget.example\n');
+      expect((await both(['import', 'people', people, '--dry-run'])).stdout).toMatch(/would add 1 and update 1/);
+      expect((await both(['import', 'people', people])).stdout).toMatch(/^people: added 1, updated 1 from /);
+      await both(['export', 'people']);
+      await both(['export', 'people', '--format', 'csv']);
+      // A bad row: the same lines, nothing written.
+      writeFileSync(people, 'id,account,name\nx1,widget,Bad\n');
+      expect((await both(['import', 'people', people])).code).toBe(65);
+
+      // The server loads the imported person at its next transaction: Nina's mail is hers now.
+      const after = await lmtpSend(srv.where, 'nina.new@widget.example', ['widget-it@mail.4me.com'], nina('nina-2@widget.example').replace(/\n/g, '\r\n'));
+      const id = Number(/request (\d+)/.exec(after.dataReplies[0] ?? '')?.[1]);
+      expect(after.dataReplies).toEqual([expect.stringMatching(/^250 2\.0\.0 request_created request \d+ /)]);
+      const shown = ok('show', await runCli(['show', 'request', String(id), '--json', '--config', served]));
+      expect(JSON.parse(shown.stdout).record.requested_by).toBe(1500);
+    } finally {
+      srv.child.kill('SIGTERM');
+      expect(await srv.exited).toBe(0);
+    }
+
+    // An import, the demo archive, compact: the same counts and the same document.
+    const fresh = c.createDatabase('operator_compact');
+    const file2 = demoStoreFile(tempDir());
+    ok('copy-store', await runCli(['copy-store', file2, fresh, '--quiet']));
+    const run2 = async (args: string[], store: string) => runCli([...args, '--config', config, '--store', store]);
+    const teams = join(d, 'teams.json');
+    writeFileSync(teams, JSON.stringify([{ id: 2001, name: 'Service Desk (renamed)' }, { id: 2077, account: 'widget-it', name: 'Night shift', members: [1001] }]));
+    for (const store of [file2, fresh]) {
+      ok('import', await run2(['import', 'teams', teams, '--quiet'], store));
+      ok('process', await run2(['process', '--quiet', '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')], store));
+    }
+    for (const args of [['compact', '--before', '2026-03-03', '--dry-run'], ['compact', '--before', '2026-03-03']]) {
+      const [a, b] = [await run2(args, file2), await run2(args, fresh)];
+      expect({ code: b.code, stdout: b.stdout }).toEqual({ code: a.code, stdout: a.stdout });
+      expect(b.stdout).toMatch(/ [1-9]\d* ledger entries, [1-9]\d* automatic replies, [1-9]\d* delivery log lines/);
+    }
+    const back = join(mkdtempSync(join(d, 'back-')), 'store.json');
+    ok('copy back', await runCli(['copy-store', fresh, back, '--quiet']));
+    expect(readFileSync(back, 'utf8')).toBe(readFileSync(file2, 'utf8'));
+    expect(readFileSync(back, 'utf8')).toContain('"name":"Night shift"');
+  }, 120_000);
 
   test('quarantine: a message too large for the configuration is kept beside it, and retried into the database', async () => {
     const fresh = pgc().createDatabase('quarantine');

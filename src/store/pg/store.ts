@@ -119,6 +119,8 @@ export class PgStore implements MailStore {
   filesDir: string = DEFAULT_FILES_DIR;
   lastTimes = { decide: 0, store: 0 };
   private batch: Batch | null = null;
+  /** m4me_meta's reference_version when the reference data was loaded (import counts it up). */
+  private referenceVersion: string | null = null;
   /** Another host took an ID this process thought next: IDs are taken one by one from now on. */
   private sharedIds = false;
   /** Creates a batch's reply files (../writer.ts), from the run's fifth reply on. */
@@ -181,9 +183,11 @@ export class PgStore implements MailStore {
       if (problems.length) throw new TempFailure('4.3.5', `store ${this.db.label} is not an m4me store: ${problems.join('; ')}`);
       this.ref = new StoreIndex(data as unknown as StoreData);
       const meta = await c.query<{ key: string; value: string }>('SELECT key, value FROM m4me_meta');
+      this.referenceVersion = null;
       for (const m of meta.rows) {
         if (m.key === 'file_layout') this.compact = m.value === 'compact';
         if (m.key === 'files_dir') this.filesDir = m.value;
+        if (m.key === 'reference_version') this.referenceVersion = m.value;
       }
       const names = await c.query<{ name: string }>('SELECT name FROM m4me_document');
       this.names = new Set(names.rows.map((r) => r.name));
@@ -342,7 +346,10 @@ export class PgStore implements MailStore {
     client.on('error', onError);
     const release = (broken = false) => { client.off('error', onError); client.release(broken); };
     try {
-      await client.query(`BEGIN; SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
+      // The reference data's version in the same round trip: an import since it was loaded
+      // (people, teams, …) is loaded before this batch decides anything.
+      const r = await client.query(`BEGIN; SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}; SELECT value FROM m4me_meta WHERE key = 'reference_version'`) as unknown as pg.QueryResult<{ value: string }>[];
+      if ((r[2]?.rows[0]?.value ?? null) !== this.referenceVersion) await this.load();
     } catch (err) {
       release(true);
       throw err;
