@@ -393,7 +393,7 @@ export class PgStore implements MailStore {
       if (batch.temps.length) {
         try {
           await this.writer?.flush();
-          await makeDurable(batch.temps, batch.dirs, () => undefined);
+          await makeDurable(batch.temps, batch.dirs, () => undefined, { syncfs: false });
         } catch (err) {
           throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
         }
