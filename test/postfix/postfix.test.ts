@@ -10,39 +10,18 @@
  * Set M4ME_SKIP_POSTFIX=1 to skip it on purpose.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, eml, readStore, runCli } from '../helpers/cli.js';
+import { must, PostfixInstance, postfixUnavailable, run, SBIN, WAIT_MS } from './instance.js';
 
-const SBIN = '/usr/sbin';
-const TOOLS = ['postfix', 'postconf', 'postmap', 'postalias', 'postqueue', 'postsuper', 'sendmail'];
 const USER = 'm4me';
 const USER_COMMENT = 'm4me Postfix test';
-/** Every wait is bounded by this. */
-const WAIT_MS = 30_000;
-
-interface Cmd { code: number; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], opts: { input?: string; cwd?: string } = {}): Cmd {
-  const r = spawnSync(cmd, args, { input: opts.input ?? '', cwd: opts.cwd, encoding: 'utf8', timeout: WAIT_MS, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C' } });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-
-function must(cmd: string, args: string[], opts: { input?: string; cwd?: string } = {}): string {
-  const r = run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()} ${r.stdout.trim()}`);
-  return r.stdout;
-}
 
 /** Why this machine cannot run the test, or null. */
 function unavailable(): string | null {
-  if (process.env.M4ME_SKIP_POSTFIX === '1') return 'M4ME_SKIP_POSTFIX=1';
-  if (process.platform !== 'linux') return `platform ${process.platform}`;
-  if (process.getuid?.() !== 0) return 'not running as root (Postfix must be started as root)';
-  const missing = TOOLS.filter((t) => !existsSync(join(SBIN, t)));
-  if (missing.length) return `Postfix is not installed (missing ${missing.map((t) => join(SBIN, t)).join(', ')}; test/postfix/setup.sh installs it as root on Debian)`;
-  if (run('getent', ['passwd', 'postfix']).code !== 0) return 'no postfix user';
+  const postfix = postfixUnavailable(['postalias']);
+  if (postfix) return postfix;
   if (!existsSync(join(SBIN, 'runuser'))) return 'no runuser';
   if (run('getent', ['passwd', USER]).code !== 0 && !existsSync(join(SBIN, 'useradd'))) return `no user ${USER} and no useradd`;
   return null;
@@ -72,53 +51,36 @@ suite('Postfix end to end (README transport and alias)', () => {
   let store = '';
   let storeDir = '';
   let config = '';
-  let maillog = '';
   let node = process.execPath;
   let app = ROOT;
   let createdUser = false;
-  let started = false;
+  let pf: PostfixInstance | null = null;
   let uid = -1;
   let seq = 0;
 
-  const postfix = (...args: string[]) => run(join(SBIN, 'postfix'), ['-c', etc, ...args]);
-  const log = () => (existsSync(maillog) ? readFileSync(maillog, 'utf8') : '');
-  const queue = (): Array<{ queue_name: string; queue_id: string; sender: string; recipients: Array<{ address: string; delay_reason?: string }> }> =>
-    must(join(SBIN, 'postqueue'), ['-c', etc, '-j']).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const log = () => pf?.log() ?? '';
+  const queue = () => pf!.queue();
   const outbox = () => (existsSync(`${store}.outbox`) ? readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml')) : []);
   const deliveriesToM4me = () => log().split('\n').filter((l) => / status=sent /.test(l) && /relay=(m4me|local)/.test(l)).length;
   const asUser = (args: string[], input = '') => run(join(SBIN, 'runuser'), ['-u', USER, '--', ...args], { input, cwd: base });
-
-  async function until<T>(what: string, probe: () => T | undefined | null | false): Promise<T> {
-    const end = Date.now() + WAIT_MS;
-    for (;;) {
-      const v = probe();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out after ${WAIT_MS / 1000} s waiting for ${what}\n--- maillog ---\n${log().split('\n').slice(-25).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const until = <T>(what: string, probe: () => T | undefined | null | false) => pf!.until(what, probe);
 
   /** Submits with sendmail(1); resolves with the queue ID Postfix gave it. */
   async function submit(opts: { from: string; to: string; headers: Parameters<typeof eml>[0]; body?: string }): Promise<{ qid: string; id: string }> {
     const id = opts.headers.id ?? `pf${++seq}.${Date.now()}@test.m4me`;
-    const message = eml({ ...opts.headers, id }, opts.body ?? 'Sent through Postfix.\n');
-    must(join(SBIN, 'sendmail'), ['-C', etc, '-i', '-f', opts.from, '--', opts.to], { input: message });
-    const qid = await until(`Postfix to queue <${id}>`, () => new RegExp(`\\b([0-9A-Za-z]+): message-id=<${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>`).exec(log())?.[1]);
+    const qid = await pf!.submit(opts.from, opts.to, eml({ ...opts.headers, id }, opts.body ?? 'Sent through Postfix.\n'), id);
     return { qid, id };
   }
 
   /** Waits (bounded) for the queue to drain, then shows what is left, if anything. */
   async function expectEmptyQueue(): Promise<void> {
-    const end = Date.now() + 10_000;
-    while (queue().length && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    expect(queue()).toEqual([]);
+    expect(await pf!.drained()).toEqual([]);
   }
 
   /** Waits until qmgr has moved a message to the deferred queue (the log line comes first). */
   const waitDeferred = (qid: string) => until(`${qid} in the deferred queue`, () => queue().find((q) => q.queue_id === qid && q.queue_name === 'deferred'));
 
-  /** The delivery results Postfix logged for a queue ID (status=sent/deferred/bounced lines). */
-  const results = (qid: string) => log().split('\n').filter((l) => l.includes(` ${qid}: to=<`) && / status=/.test(l));
+  const results = (qid: string) => pf!.results(qid);
   const waitResult = (qid: string, status: string, count = 1) =>
     until(`${qid} status=${status} (${count}x)`, () => (results(qid).filter((l) => l.includes(` status=${status} `)).length >= count ? results(qid) : null));
 
@@ -126,12 +88,12 @@ suite('Postfix end to end (README transport and alias)', () => {
     const snippets = readmeSnippets();
     base = mkdtempSync('/tmp/m4me-postfix-');
     chmodSync(base, 0o755);
-    etc = join(base, 'etc');
+    pf = new PostfixInstance(base);
+    etc = pf.etc;
     storeDir = join(base, 'm4me');
     store = join(storeDir, 'm4me-store.json');
     config = join(storeDir, 'm4merc.json');
-    maillog = join(base, 'maillog');
-    for (const d of [etc, join(base, 'queue'), join(base, 'data'), storeDir]) mkdirSync(d, { recursive: true });
+    mkdirSync(storeDir);
 
     // A user this test created (now, or in a run that was killed) is removed at the end.
     const passwd = run('getent', ['passwd', USER]);
@@ -139,8 +101,6 @@ suite('Postfix end to end (README transport and alias)', () => {
     createdUser = passwd.code !== 0 || passwd.stdout.split(':')[4] === USER_COMMENT;
     uid = Number(must('id', ['-u', USER]).trim());
     const gid = Number(must('id', ['-g', USER]).trim());
-    const postfixUid = Number(must('id', ['-u', 'postfix']).trim());
-    chownSync(join(base, 'data'), postfixUid, 0);
 
     // The m4me user must be able to run this checkout; when it lives somewhere
     // private (e.g. under /root), run a copy of the built program instead.
@@ -171,19 +131,8 @@ suite('Postfix end to end (README transport and alias)', () => {
       .replaceAll('/usr/bin/node', node)
       .replaceAll('/opt/m4me', app)
       .replaceAll('/etc/m4me/m4merc.json', config);
-    writeFileSync(join(etc, 'main.cf'), [
-      'compatibility_level = 3.6',
-      `queue_directory = ${base}/queue`,
-      `data_directory = ${base}/data`,
-      `maillog_file_prefixes = ${base}`,
-      `maillog_file = ${maillog}`,
-      'myhostname = mx.m4me.test',
-      'mydomain = m4me.test',
+    pf.configure([
       'myorigin = $myhostname',
-      'mydestination = $myhostname, localhost',
-      'inet_interfaces = loopback-only',
-      'inet_protocols = ipv4',
-      'enable_long_queue_ids = yes',
       'biff = no',
       // README: the pipe(8) transport for mail.4me.com
       'relay_domains = mail.4me.com',
@@ -194,32 +143,12 @@ suite('Postfix end to end (README transport and alias)', () => {
       `alias_database = hash:${etc}/m4me-aliases`,
       'virtual_alias_domains = mail.r-service.tech',
       `virtual_alias_maps = hash:${etc}/virtual`,
-      // Nothing leaves this machine: other mail waits in the queue, visibly.
-      'default_transport = retry:4.4.1 no mail leaves the m4me Postfix test',
-      '',
-    ].join('\n'));
-    writeFileSync(join(etc, 'master.cf'), [
-      'pickup    unix  n       -       n       60      1       pickup',
-      'cleanup   unix  n       -       n       -       0       cleanup',
-      'qmgr      unix  n       -       n       300     1       qmgr',
-      'rewrite   unix  -       -       n       -       -       trivial-rewrite',
-      'bounce    unix  -       -       n       -       0       bounce',
-      'defer     unix  -       -       n       -       0       bounce',
-      'trace     unix  -       -       n       -       0       bounce',
+    ], [
       'verify    unix  -       -       n       -       1       verify',
-      'flush     unix  n       -       n       1000?   0       flush',
-      'proxymap  unix  -       -       n       -       -       proxymap',
-      'showq     unix  n       -       n       -       -       showq',
-      'error     unix  -       -       n       -       -       error',
-      'retry     unix  -       -       n       -       -       error',
       'discard   unix  -       -       n       -       -       discard',
       'local     unix  -       n       n       -       -       local',
-      'anvil     unix  -       -       n       -       1       anvil',
-      'scache    unix  -       -       n       -       1       scache',
-      'postlog   unix-dgram n  -       n       -       1       postlogd',
       local(snippets.masterCf).trimEnd(),
-      '',
-    ].join('\n'));
+    ]);
     writeFileSync(join(etc, 'transport'), `${snippets.transport}\nelsewhere.example error:5.1.2 elsewhere.example does not exist (m4me test)\n`);
     writeFileSync(join(etc, 'virtual'), '@mail.r-service.tech   m4me@localhost\n');
     writeFileSync(join(etc, 'm4me-aliases'), `${local(snippets.alias)}\n`);
@@ -228,24 +157,11 @@ suite('Postfix end to end (README transport and alias)', () => {
     must(join(SBIN, 'postalias'), ['-c', etc, `hash:${etc}/m4me-aliases`]);
     must('chown', [String(uid), join(etc, 'm4me-aliases'), join(etc, 'm4me-aliases.db')]);
 
-    must(join(SBIN, 'postfix'), ['-c', etc, 'check']);
-    const start = postfix('start');
-    started = true;
-    if (start.code !== 0) throw new Error(`postfix start failed: ${start.stderr}\n${log()}`);
-    await until('the Postfix master to run', () => postfix('status').code === 0 && log().includes('daemon started'));
+    await pf.start();
   }, 120_000);
 
   afterAll(async () => {
-    if (started) {
-      if (postfix('stop').code !== 0) postfix('abort');
-      const end = Date.now() + WAIT_MS;
-      while (postfix('status').code === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-      const pidFile = join(base, 'queue', 'pid', 'master.pid');
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
-      if (pid > 0 && postfix('status').code === 0) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      }
-    }
+    await pf?.stop();
     if (base) rmSync(base, { recursive: true, force: true });
     if (createdUser) {
       // userdel refuses while a process of the user still runs (a delivery ending).
@@ -262,7 +178,7 @@ suite('Postfix end to end (README transport and alias)', () => {
 
   // Each test starts from an empty queue, so one failure does not fail the rest.
   beforeEach(() => {
-    if (started && queue().length) must(join(SBIN, 'postsuper'), ['-c', etc, '-d', 'ALL']);
+    if (pf?.running && queue().length) must(join(SBIN, 'postsuper'), ['-c', etc, '-d', 'ALL']);
   });
 
   test('mail to the inbound domain goes through the pipe(8) transport into the store', async () => {

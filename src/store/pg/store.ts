@@ -75,6 +75,16 @@ const RETRY_STATES = new Set(['23505', '40001', '40P01', '55P03']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A statement prepared once per connection (named by its text): fetches and writes come in a
+ * few dozen shapes, and planning them again for every message cost as much server time as
+ * running them (pg_stat_statements: 0.85 s of planning, 0.77 s of execution, 2,000 messages).
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  if (process.env.M4ME_NOPREP) return { text, values };
+  return { name: `m4me_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`, text, values };
+}
+
 /** A signed 64-bit advisory lock key for a lookup (namespaced by kind). */
 function lockKey(l: Lookup): string | null {
   if (l.kind !== 'inbound' && l.kind !== 'event' && l.kind !== 'subject') return null;
@@ -518,7 +528,7 @@ export class PgStore implements MailStore {
       await c.query(keys.length ? `${step.prefix}; ${take(`'{${keys.join(',')}}'`)}` : step.prefix);
       step.prefix = null;
     } else {
-      await c.query(take('$1'), [keys]);
+      await c.query(prepared(take('$1'), [keys]));
     }
     for (const k of keys) locked.add(k);
   }
@@ -553,7 +563,7 @@ export class PgStore implements MailStore {
       }
       return `${sql} AS c${i}`;
     });
-    const r = await c.query<Record<string, unknown>>(`SELECT ${cols.join(', ')}`, params);
+    const r = await c.query<Record<string, unknown>>(prepared(`SELECT ${cols.join(', ')}`, params));
     const row = r.rows[0]!;
     lookups.forEach((l, i) => {
       let v = row[`c${i}`];
@@ -632,7 +642,7 @@ export class PgStore implements MailStore {
       // the planner folds a constant 1/0 before any row is seen).
       .map(([kind, id]) => `0 / (1 - abs(sign(nextval('${SEQUENCE[kind]}') - ${p(id)}::bigint)))`);
     if (writes.length || checks.length) {
-      await c.query(`${writes.length ? `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ` : ''}SELECT ${checks.join(' + ') || '0'}`, params);
+      await c.query(prepared(`${writes.length ? `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ` : ''}SELECT ${checks.join(' + ') || '0'}`, params));
     }
     // The file store writes every collection, compact, once it has processed a message:
     // so does the document a copy-store of this store gives.
