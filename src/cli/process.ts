@@ -6,7 +6,7 @@ import { readAhead } from '../input/ahead.js';
 import { InputError, readInputs } from '../input/sources.js';
 import type { RawMessage } from '../input/types.js';
 import { parseEmail, UnreadableMessageError } from '../mail/parse.js';
-import type { ParsePool } from '../mail/parse-pool.js';
+import { ParsePool } from '../mail/parse-pool.js';
 import type { InboundEmail } from '../mail/types.js';
 import { describeIoError, ioStatus, TempFailure } from '../store/errors.js';
 import { folderMode } from '../store/durable.js';
@@ -159,7 +159,6 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     try {
       const t0 = performance.now();
       const sender = envelopeSender ?? raw.envelopeFrom ?? null;
-      offers.delete(raw);
       email = await ((pool as ParsePool | null)?.take(raw, raw.raw, sender) ?? parseEmail(raw.raw, sender));
       times.add('parse', performance.now() - t0);
     } catch (err) {
@@ -197,11 +196,9 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
   // From the second message on (a batch), messages read ahead are parsed in a worker thread
   // while the main thread decides earlier ones (and parses those no worker got to): parsing
   // and deciding run on two cores. The first message (a single delivery) is parsed here,
-  // without starting any thread.
+  // without starting any thread (the pool's module is imported with the rest of the bundle;
+  // its threads start with the second message).
   let pool: ParsePool | null = null;
-  let poolStarting: Promise<void> | null = null;
-  /** Messages read ahead while the pool was starting, for it to take. */
-  const offers = new Map<RawMessage, string | null>();
   // Started by local(8) from an alias: standard input is exactly one message.
   const stdinIsOneMessage = Boolean(process.env.ORIGINAL_RECIPIENT || process.env.RECIPIENT);
   const messages = readAhead(readInputs(inputs, { stdin: process.stdin, stdinIsOneMessage }), {
@@ -209,13 +206,7 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     started: (raw, index) => {
       if (index === 0 || raw.raw.length > config.maxMessageBytes) return;
       const sender = envelopeSender ?? raw.envelopeFrom ?? null;
-      if (pool) { pool.offer(raw, raw.raw, sender); return; }
-      offers.set(raw, sender);
-      poolStarting ??= import('../mail/parse-pool.js').then(({ ParsePool }) => {
-        pool = new ParsePool();
-        for (const [r, s] of offers) pool.offer(r, r.raw, s);
-        offers.clear();
-      });
+      (pool ??= new ParsePool()).offer(raw, raw.raw, sender);
     },
     abort: inputs.length === 0 || inputs.includes('-') ? () => process.stdin.destroy() : undefined,
   });
@@ -249,7 +240,6 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
     throw err;
   } finally {
     progress?.stop();
-    await (poolStarting as Promise<void> | null)?.catch(() => undefined);
     await (pool as ParsePool | null)?.close();
     await (store as MailStore | null)?.close();
     if (finished) await out.end((Date.now() - started) / 1000, times);
