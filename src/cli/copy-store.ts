@@ -60,7 +60,15 @@ export async function runCopyStore(src: string, dst: string, opts: { force: bool
           if (!opts.force) return false; // nothing changed: the commit is empty
           await doc.clearPgStore(c);
         }
-        await doc.writePgDocument(c, data);
+        try {
+          await doc.writePgDocument(c, data);
+        } catch (err) {
+          // Two rows with one ID (or ledger key and attempt): the source is at fault, a retry cannot help.
+          const e = err as { code?: string; detail?: string; table?: string };
+          if (e.code !== '23505') throw err;
+          const what = `${e.table ?? 'a table'}: ${e.detail ?? 'a duplicate key'}`.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+          throw new TempFailure('4.3.5', `store ${name(from)} holds two rows with one key (${what}); nothing was copied`);
+        }
         // New notes name their attachments as the file store did (`<store>.files/…`): a copy
         // back to a file of that name is the document that store would hold.
         if (!isPgUrl(from)) {

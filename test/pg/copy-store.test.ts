@@ -7,7 +7,7 @@
 import { beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DEMO_NOW, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, demoStoreFile, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { snapshot } from '../reliability/helpers.js';
 import { describePg } from './cluster.js';
 
@@ -99,6 +99,16 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     expect(down.code).toBe(75);
     expect(down.stderr).toMatch(/^4\.3\.0 m4me: store postgresql:\/\/m4me:\*\*\*@\/m4me\?host=.*cannot reach the server/);
     expect(down.stderr).not.toContain('Secret-Nowhere');
+  });
+
+  test('a source with two rows of one ID is 75 4.3.5 (not a retry), nothing copied', async () => {
+    const dir = tempDir();
+    const twice = demoStoreFile(dir, (s) => { s.people.push({ ...s.people[0]! }); });
+    const url = pgc().createDatabase('twice');
+    const r = await runCli(['copy-store', twice, url]);
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(/^4\.3\.5 m4me: store .*store\.json holds two rows with one key \(m4me_people: Key \(id\)=\(\d+\) already exists\.\); nothing was copied\n$/);
+    expect(pgc().psql('SELECT count(*) FROM m4me_people', 'twice').trim()).toBe('0');
   });
 
   test('check-config with a PostgreSQL store: fine, unreachable, wrong password, no schema', async () => {
