@@ -3,16 +3,17 @@
  * from the ledger and the delivery log beside the store; a delivery whose store commit failed
  * never shows; compact bounds the ledger, the automatic replies and the log.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { describeJsonOnly, describeStores, testJsonOnly, testStore } from '../helpers/stores.js';
 
 const MBOX = join(ROOT, 'samples', 'demo.mbox');
 
-describe('m4me log', () => {
+describeStores('m4me log', () => {
   test('filters by sender, Message-ID and outcome; --explain shows the stored trace, the deciding rule marked', async () => {
-    const store = demoStoreFile(tempDir());
+    const store = await testStore(tempDir());
     expect((await runCli(['process', '--quiet', '--store', store, '--now', DEMO_NOW, MBOX])).code).toBe(0);
     const all = await runCli(['log', '--json', '--store', store]);
     const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; from: string; subject: string; message_id: string });
@@ -33,7 +34,7 @@ describe('m4me log', () => {
     expect(bad.code).toBe(64);
   });
 
-  test('a delivery whose store write failed (75) leaves no entry to show; its retry shows once; the log has the store\'s mode', async () => {
+  testJsonOnly('a failed write of the store file (M4ME_FAULT) and the mode of <store>.log; a failed PostgreSQL transaction: test/pg/failures.test.ts')('a delivery whose store write failed (75) leaves no entry to show; its retry shows once; the log has the store\'s mode', async () => {
     const store = demoStoreFile(tempDir());
     chmodSync(store, 0o640);
     const mail = eml({ id: 'flaky@widget.example', subject: 'Flaky disk' });
@@ -47,7 +48,7 @@ describe('m4me log', () => {
   });
 });
 
-describe('m4me compact', () => {
+describeJsonOnly('m4me compact refuses a URL (78, test/pg/process.test.ts); it rewrites the store file and <store>.log', 'm4me compact', () => {
   test('--before removes old ledger entries, automatic replies and log lines; the rest is as it was', async () => {
     const store = demoStoreFile(tempDir());
     await runCli(['process', '--quiet', '--store', store, '--now', '2026-01-10T09:00:00+00:00', join(ROOT, 'samples', '01-end-user-request.eml'), join(ROOT, 'samples', '12-unknown-sender.eml')]);

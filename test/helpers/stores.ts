@@ -24,6 +24,7 @@
  */
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { dirname, join, relative } from 'node:path';
+import pg from 'pg';
 import type { StoreData } from '../../src/store/schema.js';
 import { isPgUrl } from '../../src/store/pg/url.js';
 import { skippedWithoutPg } from '../pg/cluster.js';
@@ -38,6 +39,7 @@ const DEMO_TEMPLATE = 'm4me_demo'; // test/pg/e2e-global.ts
 const created: string[] = [];
 let serial = 0;
 let shared: PgCluster | null = null;
+let admin: pg.Client | null = null;
 
 /** The e2e-pg project's cluster (test/pg/e2e-global.ts). */
 function cluster(): PgCluster {
@@ -51,9 +53,14 @@ function cluster(): PgCluster {
   return shared;
 }
 
-function newDatabase(template?: string): string {
+/** A new database (a copy of `template`); its name. One connection per test file does it (psql costs a process each time). */
+async function newDatabase(template?: string): Promise<string> {
+  if (!admin) {
+    admin = new pg.Client({ connectionString: cluster().urlOf('postgres') });
+    await admin.connect();
+  }
   const name = `e2e_${process.pid}_${++serial}`;
-  cluster().psql(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
+  await admin.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}" STRATEGY FILE_COPY` : ''}`);
   created.push(name);
   return name;
 }
@@ -73,11 +80,11 @@ export async function testStore(dir = tempDir(), mutate?: (s: StoreData) => void
   if (!PG) return demoStoreFile(dir, mutate);
   let url: string;
   if (mutate) {
-    url = cluster().urlOf(newDatabase());
+    url = cluster().urlOf(await newDatabase());
     const seed = demoStoreFile(tempDir('m4me-seed-'), mutate);
     ok('copy-store into the new database', await runCli(['copy-store', seed, url, '--quiet']));
   } else {
-    url = cluster().urlOf(newDatabase(DEMO_TEMPLATE));
+    url = cluster().urlOf(await newDatabase(DEMO_TEMPLATE));
   }
   STORE_FOLDERS.set(url, dir);
   return url;
@@ -85,7 +92,7 @@ export async function testStore(dir = tempDir(), mutate?: (s: StoreData) => void
 
 /** A fresh empty store made by `m4me init --store` (`dir/store.json`, or a new database). */
 export async function emptyTestStore(dir = tempDir()): Promise<string> {
-  const store = PG ? cluster().urlOf(newDatabase()) : join(dir, 'store.json');
+  const store = PG ? cluster().urlOf(await newDatabase()) : join(dir, 'store.json');
   ok('init', await runCli(['init', '--store', store, '--quiet']));
   if (PG) STORE_FOLDERS.set(store, dir);
   return store;
@@ -131,9 +138,13 @@ export function describeStores(title: string, body: () => void): void {
   if (skippedWithoutPg(pgTitle, body)) return;
   describe(pgTitle, () => {
     beforeAll(() => { cluster(); });
-    afterAll(() => {
+    afterAll(async () => {
       // This file's databases; the cluster itself goes at the end of the project.
-      for (const name of created.splice(0)) cluster().psql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      const client = admin;
+      admin = null;
+      if (!client) return;
+      for (const name of created.splice(0)) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
     });
     body();
   });
