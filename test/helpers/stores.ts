@@ -23,6 +23,8 @@
  * that names it there, and outboxOf / quarantineOf say where they are for either kind.
  */
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import pg from 'pg';
 import type { StoreData } from '../../src/store/schema.js';
@@ -40,6 +42,8 @@ const created: string[] = [];
 let serial = 0;
 let shared: PgCluster | null = null;
 let admin: pg.Client | null = null;
+/** Databases loaded by copy-store with a changed demo document, by the document's sha256: copied for the next test that asks for the same. */
+const loaded = new Map<string, string>();
 
 /** The e2e-pg project's cluster (test/pg/e2e-global.ts). */
 function cluster(): PgCluster {
@@ -74,27 +78,39 @@ const ok = (what: string, r: Run) => {
  * A fresh demo store (changed by `mutate`) for a test's site folder `dir`; returns what
  * `--store` and a configuration's `store` take: the JSON file `dir/store.json`, or the URL
  * of a new database holding the same document (the unchanged demo copied from the
- * template; a changed one written to a file first and loaded with `m4me copy-store`).
+ * template; a changed one written to a file first and loaded with `m4me copy-store` into
+ * a database that is copied again for the next test of the file that asks for the same).
  */
 export async function testStore(dir = tempDir(), mutate?: (s: StoreData) => void): Promise<string> {
   if (!PG) return demoStoreFile(dir, mutate);
-  let url: string;
+  let template = DEMO_TEMPLATE;
   if (mutate) {
-    url = cluster().urlOf(await newDatabase());
     const seed = demoStoreFile(tempDir('m4me-seed-'), mutate);
-    ok('copy-store into the new database', await runCli(['copy-store', seed, url, '--quiet']));
-  } else {
-    url = cluster().urlOf(await newDatabase(DEMO_TEMPLATE));
+    const key = createHash('sha256').update(readFileSync(seed)).digest('hex');
+    if (!loaded.has(key)) {
+      const name = await newDatabase();
+      ok('copy-store into a new database', await runCli(['copy-store', seed, cluster().urlOf(name), '--quiet']));
+      loaded.set(key, name);
+    }
+    template = loaded.get(key)!;
   }
+  const url = cluster().urlOf(await newDatabase(template));
+  STORE_FOLDERS.set(url, dir);
+  return url;
+}
+
+/** Where `m4me init --store` can make a store: the file `dir/name` (not there yet), or a new database without the schema. */
+export async function absentTestStore(dir = tempDir(), name = 'store.json'): Promise<string> {
+  if (!PG) return join(dir, name);
+  const url = cluster().urlOf(await newDatabase());
   STORE_FOLDERS.set(url, dir);
   return url;
 }
 
 /** A fresh empty store made by `m4me init --store` (`dir/store.json`, or a new database). */
 export async function emptyTestStore(dir = tempDir()): Promise<string> {
-  const store = PG ? cluster().urlOf(await newDatabase()) : join(dir, 'store.json');
+  const store = await absentTestStore(dir);
   ok('init', await runCli(['init', '--store', store, '--quiet']));
-  if (PG) STORE_FOLDERS.set(store, dir);
   return store;
 }
 
@@ -142,6 +158,7 @@ export function describeStores(title: string, body: () => void): void {
       // This file's databases; the cluster itself goes at the end of the project.
       const client = admin;
       admin = null;
+      loaded.clear();
       if (!client) return;
       for (const name of created.splice(0)) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await client.end();
