@@ -49,7 +49,6 @@ describeStores('a site imported into an empty store', () => {
 });
 
 describeJsonOnly('m4me import and export work on a JSON store file only (a URL is refused, 78: test/pg/process.test.ts)', 'm4me import / export', () => {
-
   test('bad rows: each problem names file, line and column; exit 65; the store is not touched', async () => {
     const { dir, store } = await siteStore();
     const before = readFileSync(store);
