@@ -1,21 +1,39 @@
 /** The operator's commands: show, list, outbox (--send with a stand-in sendmail). */
-import { expect, test } from '@jest/globals';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { beforeAll, expect, test } from '@jest/globals';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, jsonLines, ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { describeStores, outboxOf, storeInConfig, testStore } from '../helpers/stores.js';
+import { copiedTestStore, describeStores, outboxOf, storeInConfig, testStore } from '../helpers/stores.js';
 
-async function demoAfterReplay() {
-  const dir = tempDir();
-  const store = await testStore(dir);
-  // The demo's own configuration (trusted authserv-id, alias, second domain), with this store.
+/** The demo replayed once for each block (it takes a while): copied for each test. */
+let replayed: { dir: string; store: string } | null = null;
+
+/** The demo's own configuration (trusted authserv-id, alias, second domain), with this store. */
+function writeDemoConfig(dir: string, store: string): string {
   const demo = JSON.parse(readFileSync(join(ROOT, 'samples', 'demo.m4merc.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'demo.json'), JSON.stringify({ ...demo, store: storeInConfig(store, dir) }));
-  await runCli(['process', '--quiet', '--config', join(dir, 'demo.json'), '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+  return join(dir, 'demo.json');
+}
+
+/** A site of its own after the demo replay: a copy of the block's replayed site folder, and of its database. */
+async function demoAfterReplay() {
+  if (!replayed) {
+    const dir = tempDir();
+    const store = await testStore(dir);
+    const r = await runCli(['process', '--quiet', '--config', writeDemoConfig(dir, store), '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    if (r.code !== 0) throw new Error(`the demo replay exited ${r.code}: ${r.stderr}`);
+    replayed = { dir, store };
+  }
+  const dir = tempDir();
+  cpSync(replayed.dir, dir, { recursive: true });
+  const store = await copiedTestStore(replayed.store, dir);
+  writeDemoConfig(dir, store);
   return { dir, store };
 }
 
 describeStores('show and list', () => {
+  beforeAll(() => { replayed = null; });
+
   test('show resolves names and lists notes with attachments; --json for scripts', async () => {
     const { store } = await demoAfterReplay();
     const r = await runCli(['show', 'request', '100049', '--store', store]);
@@ -59,6 +77,8 @@ describeStores('show and list', () => {
 });
 
 describeStores('outbox', () => {
+  beforeAll(() => { replayed = null; });
+
   test('lists, dry-runs, sends with the sendmail command and moves sent mail to sent/', async () => {
     const { dir, store } = await demoAfterReplay();
     const captured = join(dir, 'captured');

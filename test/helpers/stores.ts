@@ -44,6 +44,16 @@ let shared: PgCluster | null = null;
 let admin: pg.Client | null = null;
 /** Databases loaded by copy-store with a changed demo document, by the document's sha256: copied for the next test that asks for the same. */
 const loaded = new Map<string, string>();
+/** The database of each store URL handed out. */
+const DATABASES = new Map<string, string>();
+
+/** The URL of database `name`, a store of the site folder `dir`. */
+function siteStore(name: string, dir: string): string {
+  const url = cluster().urlOf(name);
+  DATABASES.set(url, name);
+  STORE_FOLDERS.set(url, dir);
+  return url;
+}
 
 /** The e2e-pg project's cluster (test/pg/e2e-global.ts). */
 function cluster(): PgCluster {
@@ -94,17 +104,25 @@ export async function testStore(dir = tempDir(), mutate?: (s: StoreData) => void
     }
     template = loaded.get(key)!;
   }
-  const url = cluster().urlOf(await newDatabase(template));
-  STORE_FOLDERS.set(url, dir);
-  return url;
+  return siteStore(await newDatabase(template), dir);
+}
+
+/**
+ * The store of a site folder that was copied to `dir` (cpSync): the file that came with it,
+ * or, for a PostgreSQL store, a new database copied from the store's (CREATE DATABASE …
+ * TEMPLATE: no command may be using that one).
+ */
+export async function copiedTestStore(store: string, dir: string): Promise<string> {
+  if (!isPgUrl(store)) return join(dir, relative(siteFolder(store), store));
+  const from = DATABASES.get(store);
+  if (!from) throw new Error(`not a store of testStore: ${store}`);
+  return siteStore(await newDatabase(from), dir);
 }
 
 /** Where `m4me init --store` can make a store: the file `dir/name` (not there yet), or a new database without the schema. */
 export async function absentTestStore(dir = tempDir(), name = 'store.json'): Promise<string> {
   if (!PG) return join(dir, name);
-  const url = cluster().urlOf(await newDatabase());
-  STORE_FOLDERS.set(url, dir);
-  return url;
+  return siteStore(await newDatabase(), dir);
 }
 
 /** A fresh empty store made by `m4me init --store` (`dir/store.json`, or a new database). */
