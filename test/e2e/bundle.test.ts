@@ -4,12 +4,13 @@
  * by `m4me serve` (dist/cli/serve.js, beside the bundle), pg only for a postgres:// store.
  * smtp-server at the top of the bundle cost every pipe delivery ~40 ms (bench: 286 vs 248 ms).
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { describeJsonOnly } from '../helpers/stores.js';
 
-describe('the bundled CLI', () => {
+describeJsonOnly('what the bundle imports at load, whatever the store (pg is loaded for a URL only)', 'the bundled CLI', () => {
   test('imports neither smtp-server nor pg at load; serve is a module beside it and still runs', async () => {
     const bundle = readFileSync(join(ROOT, 'dist', 'cli', 'm4me.js'), 'utf8');
     const topImports = bundle.split('\n').filter((l) => /^import\b/.test(l)).map((l) => /from "([^"]+)"/.exec(l)?.[1] ?? l);

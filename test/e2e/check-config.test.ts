@@ -1,11 +1,12 @@
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchemaProblems } from '../../src/cli/config-schema.js';
 import { configProblems } from '../../src/cli/config.js';
 import { demoStoreFile, runCli, tempDir } from '../helpers/cli.js';
+import { describeJsonOnly } from '../helpers/stores.js';
 
-describe('check-config', () => {
+describeJsonOnly('the configuration\'s own checks and the store file\'s schema; check-config with a URL: test/pg/copy-store.test.ts', 'check-config', () => {
   test('a good configuration and store: exit 0', async () => {
     const dir = tempDir();
     const store = demoStoreFile(dir);

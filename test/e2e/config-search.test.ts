@@ -4,10 +4,11 @@
  * M4ME_SYSTEM_CONFIG_DIR). The example file, copied there as it is, is a working configuration
  * whose outbox and quarantine follow the store.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoStoreFile, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { describeJsonOnly, describeStores, testStore } from '../helpers/stores.js';
 
 /** A folder with a store of its own and a configuration naming it; `list` then says which store it read. */
 function site(name: string): { dir: string; config: string; store: string } {
@@ -22,7 +23,7 @@ const storeOf = async (args: string[], env: Record<string, string>, cwd: string)
   return /store (\S+\.json)/.exec(r.stdout)?.[1] ?? `exit ${r.code}: ${r.stderr}`;
 };
 
-describe('configuration search', () => {
+describeJsonOnly('where the configuration is found, and the example\'s store file beside it: nothing of the store is read', 'configuration search', () => {
   test('--config, then M4ME_CONFIG, then the search from the working folder, then the system folder', async () => {
     const [cli, envSite, local, system] = ['cli', 'env', 'local', 'system'].map(site);
     const cwd = tempDir('m4me-cwd-');
@@ -56,9 +57,12 @@ describe('configuration search', () => {
     expect(check.stdout).toMatch(/^! the store has no accounts: every message will be rejected \(fill it with m4me import/m);
   });
 
+});
+
+describeStores('check-config and the store\'s accounts', () => {
   test('check-config warns of an alias to an account the store does not have, or to a domain not served', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const config = join(dir, 'm4merc.json');
     writeFileSync(config, JSON.stringify({ store, aliases: { 'help@corp.example': 'widget-fin@mail.4me.com', 'it@corp.example': 'widget-it@elsewhere.example', 'ok@corp.example': 'widget-it@mail.4me.com' } }));
     const r = await runCli(['check-config', '--config', config]);

@@ -1,12 +1,13 @@
-import { describe, expect, it } from '@jest/globals';
+import { expect } from '@jest/globals';
 import { join } from 'node:path';
-import { CORPUS, CORPUS_PRESENT, testIf, demoStoreFile, DEMO_NOW, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { CORPUS, CORPUS_PRESENT, testIf, DEMO_NOW, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { describeStores, testStore } from '../helpers/stores.js';
 
-describe('the shared corpus (722 real-world messages)', () => {
+describeStores('the shared corpus (722 real-world messages)', () => {
   testIf(CORPUS_PRESENT, 'the corpus replay')('gives exactly one result per message, no crash, no stack trace, and a valid store', async () => {
     const dir = tempDir();
     // Unknown senders become people, so every readable message goes through the whole engine.
-    const store = demoStoreFile(dir, (s) => { s.accounts.find((a) => a.id === 'widget-it')!.email_policy.auto_create_people = true; });
+    const store = await testStore(dir, (s) => { s.accounts.find((a) => a.id === 'widget-it')!.email_policy.auto_create_people = true; });
     const run = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW, '--recipient', 'widget-it@mail.4me.com', join(CORPUS, 'all.mbox')]);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.code).toBe(0);

@@ -3,11 +3,12 @@
  * `m4me completion bash|zsh`: every command and every option the CLI's own --help lists is in
  * both, and the completion script completes in a real bash.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, runCli, tempDir, testIf } from '../helpers/cli.js';
+import { describeJsonOnly } from '../helpers/stores.js';
 
 const which = (p: string) => spawnSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).stdout.trim() || null;
 
@@ -23,7 +24,7 @@ async function cliSurface(): Promise<Map<string, string[]>> {
   return out;
 }
 
-describe('manual page and shell completion', () => {
+describeJsonOnly('the manual page and shell completion: no store', 'manual page and shell completion', () => {
   test('man/m4me.1 names every command and option of the CLI, and groff reads it without a warning', async () => {
     const page = readFileSync(join(ROOT, 'man', 'm4me.1'), 'utf8');
     const surface = await cliSurface();

@@ -6,11 +6,12 @@
  * and then the first real delivery: a known person's mail becomes a request (issue 13: it
  * used to be rejected while check-config showed all ✓), a stranger's is rejected.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { describeJsonOnly } from '../helpers/stores.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -23,7 +24,7 @@ function installationBlock(): string {
   return block;
 }
 
-describe('the README\'s first real installation', () => {
+describeJsonOnly('the README\'s installation of a store file, its 0600 mode (a PostgreSQL store is set up by the README\'s PostgreSQL section: test/pg/process.test.ts)', 'the README\'s first real installation', () => {
   test('configuration in the system folder, init, import of samples/site, check-config, a first delivery', async () => {
     const block = installationBlock();
     // The steps this test follows are the README's.

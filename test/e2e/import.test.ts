@@ -3,27 +3,28 @@
  * empty store that then takes mail; bad rows are named by file, line and column and nothing is
  * written; rows are matched by id; CSV and JSON round-trip.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eml, jsonLines, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { eml, jsonLines, readStore, ROOT, runCli, storeBytes, tempDir } from '../helpers/cli.js';
+import { absentTestStore, describeStores, emptyTestStore, importInto } from '../helpers/stores.js';
 
 const SITE = join(ROOT, 'samples', 'site');
 const ORDER = ['accounts', 'people', 'teams', 'service_instances', 'first_line_support_agreements'];
 
+/** A store made by `m4me init` and filled from samples/site. */
 async function siteStore(): Promise<{ dir: string; store: string }> {
   const dir = tempDir();
-  const store = join(dir, 'store.json');
-  expect((await runCli(['init', '--store', store, '--quiet'])).code).toBe(0);
+  const store = await emptyTestStore(dir);
   for (const t of ORDER) {
-    const r = await runCli(['import', t, join(SITE, `${t}.csv`), '--store', store]);
+    const r = await importInto(store, t, join(SITE, `${t}.csv`));
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(new RegExp(`^${t}: added \\d+, updated 0 from `));
   }
   return { dir, store };
 }
 
-describe('m4me import / export', () => {
+describeStores('a site imported into an empty store', () => {
   test('the sample site imports into an empty store, and mail to it becomes a request of its service desk', async () => {
     const { store } = await siteStore();
     const data = readStore(store);
@@ -37,10 +38,12 @@ describe('m4me import / export', () => {
     const [res] = jsonLines(r.stdout);
     expect([res!.outcome, res!.request?.team, res!.request?.requested_by]).toEqual(['request_created', 2001, 1001]);
   });
+});
 
+describeStores('m4me import / export', () => {
   test('bad rows: each problem names file, line and column; exit 65; the store is not touched', async () => {
     const { dir, store } = await siteStore();
-    const before = readFileSync(store);
+    const before = storeBytes(store);
     const file = join(dir, 'people.csv');
     writeFileSync(file, [
       'id,account,name,primary_email,roles.nowhere',
@@ -68,7 +71,7 @@ describe('m4me import / export', () => {
     expect(r2.stderr).toMatch(/line 7: column primary_email: person 1001 of acme-it has the same primary email/);
     expect(r2.stderr).toContain(`${file}: line 8: column id: ID 1010 is also in row 1 of this file`);
     expect(r2.stderr).not.toMatch(/\n\s+at /);
-    expect(readFileSync(store)).toEqual(before);
+    expect(storeBytes(store)).toEqual(before);
   });
 
   test('a team member who is not a person, an agreement whose team does not exist: refused', async () => {
@@ -97,12 +100,12 @@ describe('m4me import / export', () => {
 
   test('--dry-run checks every row and changes nothing', async () => {
     const { dir, store } = await siteStore();
-    const before = readFileSync(store);
+    const before = storeBytes(store);
     const file = join(dir, 'p.csv');
     writeFileSync(file, 'id,account,name,primary_email\n1020,acme-it,New Person,new@acme.example\n');
     const r = await runCli(['import', 'people', file, '--dry-run', '--store', store]);
     expect([r.code, r.stdout]).toEqual([0, `people: would add 1 and update 0 from ${file} (dry run: nothing was changed)\n`]);
-    expect(readFileSync(store)).toEqual(before);
+    expect(storeBytes(store)).toEqual(before);
   });
 
   test('export csv and json, imported again: the same collection', async () => {
@@ -129,7 +132,7 @@ describe('m4me import / export', () => {
 
   test('hostile files: a __proto__ column, broken CSV quoting, a BOM, an unknown collection', async () => {
     const { dir, store } = await siteStore();
-    const before = readFileSync(store);
+    const before = storeBytes(store);
     const proto = join(dir, 'proto.csv');
     writeFileSync(proto, 'id,__proto__.polluted,roles.constructor\n1001,yes,specialist\n');
     const r = await runCli(['import', 'people', proto, '--store', store]);
@@ -141,7 +144,7 @@ describe('m4me import / export', () => {
     const b = await runCli(['import', 'people', broken, '--store', store]);
     expect(b.code).toBe(65);
     expect(b.stderr.trim().split('\n')).toHaveLength(2);
-    expect(readFileSync(store)).toEqual(before);
+    expect(storeBytes(store)).toEqual(before);
     const bom = join(dir, 'bom.csv');
     writeFileSync(bom, '\uFEFFid,name\n1001,"Alice\nMeyer"\n');
     expect((await runCli(['import', 'people', bom, '--store', store])).code).toBe(0);
@@ -155,8 +158,10 @@ describe('m4me import / export', () => {
     const dir = tempDir();
     const file = join(dir, 'a.csv');
     writeFileSync(file, 'id,name\nx,X\n');
-    const r = await runCli(['import', 'accounts', file, '--store', join(dir, 'missing.json')]);
+    // (A file not there, or a database without the m4me schema.)
+    const r = await runCli(['import', 'accounts', file, '--store', await absentTestStore(dir, 'missing.json')]);
     expect(r.code).toBe(75);
-    expect(r.stderr).toMatch(/^4\.3\.5 m4me: store .* \(create it with: m4me init/);
+    expect(r.stderr).toMatch(/^4\.3\.5 m4me: (store .* \(create it with: m4me init|.*no m4me schema in this database \(create it with m4me init)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

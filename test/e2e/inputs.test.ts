@@ -1,23 +1,24 @@
 /** Every kind of input, in input order: .eml, mbox (mboxrd), directories, Maildir, stdin. */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { describeStores, testStore } from '../helpers/stores.js';
 
 const mboxEntry = (msg: string, from = 'ellen.brown@widget.example') =>
   `From ${from} Mon Mar  2 08:00:00 2026\n${msg.replace(/^(>*From )/gm, '>$1')}\n\n`;
 
-function setup() {
+async function setup() {
   const dir = tempDir();
-  const store = demoStoreFile(dir);
+  const store = await testStore(dir);
   const run = (args: string[], stdin?: string | Buffer) =>
     runCli(['process', '--json', '--store', store, '--now', DEMO_NOW, ...args], { stdin });
   return { dir, store, run };
 }
 
-describe('inputs', () => {
+describeStores('inputs', () => {
   test('a mix of .eml, mbox, directory and Maildir keeps input order', async () => {
-    const { dir, store, run } = setup();
+    const { dir, store, run } = await setup();
     writeFileSync(join(dir, 'a.eml'), eml({ id: 'a@t', subject: 'A' }));
     writeFileSync(join(dir, 'box.mbox'), mboxEntry(eml({ id: 'b@t', subject: 'B' })) + mboxEntry(eml({ id: 'c@t', subject: 'C' })));
     mkdirSync(join(dir, 'folder'));
@@ -39,7 +40,7 @@ describe('inputs', () => {
   });
 
   test('mboxrd quoting is undone and a body From line does not split a message', async () => {
-    const { dir, store, run } = setup();
+    const { dir, store, run } = await setup();
     const body = 'First line.\n\nFrom here on it is a quote.\n>From the archive\n';
     const box = mboxEntry(eml({ id: 'q@t', subject: 'Quoted' }, body)) + mboxEntry(eml({ id: 'r@t', subject: 'Next' }));
     writeFileSync(join(dir, 'q.mbox'), box);
@@ -51,13 +52,13 @@ describe('inputs', () => {
   });
 
   test('stdin: one message without a From line', async () => {
-    const { run } = setup();
+    const { run } = await setup();
     const r = await run([], eml({ id: 's1@t' }));
     expect(jsonLines(r.stdout).map((l) => [l.input, l.outcome])).toEqual([['stdin', 'request_created']]);
   });
 
   test('stdin: one message with the From line local(8) adds, and a body From line', async () => {
-    const { run, store } = setup();
+    const { run, store } = await setup();
     const r = await run(['-'], mboxEntry(eml({ id: 's2@t' }, 'Hi\n\nFrom me, thanks.\n')));
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => [l.input, l.outcome])).toEqual([['stdin', 'request_created']]);
@@ -65,29 +66,29 @@ describe('inputs', () => {
   });
 
   test('stdin: an mbox of several messages', async () => {
-    const { run } = setup();
+    const { run } = await setup();
     const r = await run([], mboxEntry(eml({ id: 'm1@t', subject: 'one' })) + mboxEntry(eml({ id: 'm2@t', subject: 'two' })));
     expect(jsonLines(r.stdout).map((l) => l.input)).toEqual(['mbox:stdin#1', 'mbox:stdin#2']);
   });
 
   test('an archive whose separators say From MAILER-DAEMON (or From -) is mail from its senders, not bounces', async () => {
-    const { dir, run } = setup();
+    const { dir, run } = await setup();
     const box = mboxEntry(eml({ id: 'md1@t', subject: 'one' }), 'MAILER-DAEMON') + mboxEntry(eml({ id: 'md2@t', subject: 'two' }), '-');
     writeFileSync(join(dir, 'archive.mbox'), box);
     const fromFile = await run([join(dir, 'archive.mbox')]);
     expect(jsonLines(fromFile.stdout).map((l) => [l.message_id, l.outcome])).toEqual([['md1@t', 'request_created'], ['md2@t', 'request_created']]);
     // The same archive on standard input: several messages, so an archive too.
-    const { run: run2 } = setup();
+    const { run: run2 } = await setup();
     const fromStdin = await run2([], box);
     expect(jsonLines(fromStdin.stdout).map((l) => l.outcome)).toEqual(['request_created', 'request_created']);
     // One message on standard input: its From line is the envelope (local(8), procmail).
-    const { run: run3 } = setup();
+    const { run: run3 } = await setup();
     const one = await run3([], mboxEntry(eml({ id: 'md3@t', subject: 'bounce' }), 'MAILER-DAEMON'));
     expect(jsonLines(one.stdout).map((l) => [l.outcome, l.rule])).toEqual([['rejected', 'reject.mail_system']]);
   });
 
   test('CRLF mbox', async () => {
-    const { dir, run } = setup();
+    const { dir, run } = await setup();
     const box = (mboxEntry(eml({ id: 'c1@t', subject: 'one' })) + mboxEntry(eml({ id: 'c2@t', subject: 'two' }))).replace(/\n/g, '\r\n');
     writeFileSync(join(dir, 'crlf.mbox'), box);
     const r = await run([join(dir, 'crlf.mbox')]);
@@ -95,7 +96,7 @@ describe('inputs', () => {
   });
 
   test('a missing input fails the run before anything is applied (exit 64)', async () => {
-    const { dir, store, run } = setup();
+    const { dir, store, run } = await setup();
     writeFileSync(join(dir, 'ok.eml'), eml({ id: 'ok@t' }));
     const before = readStore(store);
     const r = await run([join(dir, 'ok.eml'), join(dir, 'missing.eml')]);

@@ -1,20 +1,39 @@
 /** The operator's commands: show, list, outbox (--send with a stand-in sendmail). */
-import { describe, expect, test } from '@jest/globals';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { beforeAll, expect, test } from '@jest/globals';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NOW, demoStoreFile, jsonLines, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, jsonLines, ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { copiedTestStore, describeStores, outboxOf, storeInConfig, testStore } from '../helpers/stores.js';
 
-async function demoAfterReplay() {
-  const dir = tempDir();
-  const store = demoStoreFile(dir);
-  // The demo's own configuration (trusted authserv-id, alias, second domain), with this store.
+/** The demo replayed once for each block (it takes a while): copied for each test. */
+let replayed: { dir: string; store: string } | null = null;
+
+/** The demo's own configuration (trusted authserv-id, alias, second domain), with this store. */
+function writeDemoConfig(dir: string, store: string): string {
   const demo = JSON.parse(readFileSync(join(ROOT, 'samples', 'demo.m4merc.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(dir, 'demo.json'), JSON.stringify({ ...demo, store: 'store.json' }));
-  await runCli(['process', '--quiet', '--config', join(dir, 'demo.json'), '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+  writeFileSync(join(dir, 'demo.json'), JSON.stringify({ ...demo, store: storeInConfig(store, dir) }));
+  return join(dir, 'demo.json');
+}
+
+/** A site of its own after the demo replay: a copy of the block's replayed site folder, and of its database. */
+async function demoAfterReplay() {
+  if (!replayed) {
+    const dir = tempDir();
+    const store = await testStore(dir);
+    const r = await runCli(['process', '--quiet', '--config', writeDemoConfig(dir, store), '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
+    if (r.code !== 0) throw new Error(`the demo replay exited ${r.code}: ${r.stderr}`);
+    replayed = { dir, store };
+  }
+  const dir = tempDir();
+  cpSync(replayed.dir, dir, { recursive: true });
+  const store = await copiedTestStore(replayed.store, dir);
+  writeDemoConfig(dir, store);
   return { dir, store };
 }
 
-describe('show and list', () => {
+describeStores('show and list', () => {
+  beforeAll(() => { replayed = null; });
+
   test('show resolves names and lists notes with attachments; --json for scripts', async () => {
     const { store } = await demoAfterReplay();
     const r = await runCli(['show', 'request', '100049', '--store', store]);
@@ -57,7 +76,9 @@ describe('show and list', () => {
   });
 });
 
-describe('outbox', () => {
+describeStores('outbox', () => {
+  beforeAll(() => { replayed = null; });
+
   test('lists, dry-runs, sends with the sendmail command and moves sent mail to sent/', async () => {
     const { dir, store } = await demoAfterReplay();
     const captured = join(dir, 'captured');
@@ -65,8 +86,8 @@ describe('outbox', () => {
     writeFileSync(fake, `#!/bin/sh\necho "$@" >> ${captured}.args\ncat >> ${captured}\n`);
     chmodSync(fake, 0o755);
     const config = join(dir, 'm4me.json');
-    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: `${fake} -t -i` }));
-    const queued = readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'));
+    writeFileSync(config, JSON.stringify({ store: storeInConfig(store, dir), sendmail: `${fake} -t -i` }));
+    const queued = readdirSync(outboxOf(store)).filter((f) => f.endsWith('.eml'));
     expect(queued.length).toBe(12 + 5); // 12 acknowledgements, 5 Email Rejected replies
 
     const list = jsonLines((await runCli(['outbox', '--json', '--config', config])).stdout) as unknown as { kind: string; status: string }[];
@@ -77,18 +98,18 @@ describe('outbox', () => {
 
     const sent = await runCli(['outbox', '--send', '--config', config]);
     expect(sent.code).toBe(0);
-    expect(readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'))).toEqual([]);
-    expect(readdirSync(join(`${store}.outbox`, 'sent'))).toHaveLength(queued.length);
+    expect(readdirSync(outboxOf(store)).filter((f) => f.endsWith('.eml'))).toEqual([]);
+    expect(readdirSync(join(outboxOf(store), 'sent'))).toHaveLength(queued.length);
     expect(readFileSync(`${captured}.args`, 'utf8').trim().split('\n')[0]).toBe('-t -i');
     expect(readFileSync(captured, 'utf8').match(/^Auto-Submitted: auto-replied/gm)).toHaveLength(queued.length);
   });
 
   test('a reply the store never recorded (its run was killed) is held, not sent', async () => {
     const { dir, store } = await demoAfterReplay();
-    const orphan = join(`${store}.outbox`, '20260302090000-acknowledgement-orphan.eml');
+    const orphan = join(outboxOf(store), '20260302090000-acknowledgement-orphan.eml');
     writeFileSync(orphan, 'From: widget-it@mail.4me.com\r\nTo: x@y.example\r\nMessage-ID: <m4me.notify.999999.0@mail.4me.com>\r\nX-M4me-Kind: acknowledgement\r\n\r\nhi\r\n');
     const config = join(dir, 'm4me.json');
-    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/true' }));
+    writeFileSync(config, JSON.stringify({ store: storeInConfig(store, dir), sendmail: '/bin/true' }));
     const r = await runCli(['outbox', '--send', '--json', '--config', config]);
     expect(r.code).toBe(0);
     const items = jsonLines(r.stdout) as unknown as { file: string; status: string }[];
@@ -100,10 +121,10 @@ describe('outbox', () => {
   test('a failing sendmail keeps the message queued with its error, exit 75', async () => {
     const { dir, store } = await demoAfterReplay();
     const config = join(dir, 'm4me.json');
-    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/false' }));
+    writeFileSync(config, JSON.stringify({ store: storeInConfig(store, dir), sendmail: '/bin/false' }));
     const r = await runCli(['outbox', '--send', '--config', config]);
     expect(r.code).toBe(75);
-    const files = readdirSync(`${store}.outbox`);
+    const files = readdirSync(outboxOf(store));
     expect(files.filter((f) => f.endsWith('.eml')).length).toBe(17);
     expect(files.filter((f) => f.endsWith('.eml.error')).length).toBe(17);
     expect(r.stderr).toMatch(/^4\.4\.0 m4me: 17 of 17 messages not sent \(\/bin\/false exited 1: \); they stay queued\n$/);
@@ -116,12 +137,12 @@ describe('outbox', () => {
   test('two --send at once: the second defers (75) instead of sending the same mail again', async () => {
     const { dir, store } = await demoAfterReplay();
     const config = join(dir, 'm4me.json');
-    writeFileSync(config, JSON.stringify({ store: 'store.json', sendmail: '/bin/true' }));
-    mkdirSync(join(`${store}.outbox`, '.send.lock'));
+    writeFileSync(config, JSON.stringify({ store: storeInConfig(store, dir), sendmail: '/bin/true' }));
+    mkdirSync(join(outboxOf(store), '.send.lock'));
     const r = await runCli(['outbox', '--send', '--config', config]);
     expect(r.code).toBe(75);
     expect(r.stderr).toMatch(/^4\.3\.0 m4me: another outbox --send is running/);
-    expect(readdirSync(`${store}.outbox`).filter((f) => f.endsWith('.eml'))).toHaveLength(17);
+    expect(readdirSync(outboxOf(store)).filter((f) => f.endsWith('.eml'))).toHaveLength(17);
   });
 
   test('list: --source and --status ignore case, --since takes a date, a time with offset or an age, and nothing looser', async () => {

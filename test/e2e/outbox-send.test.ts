@@ -3,14 +3,15 @@
  * send (sent/ unusable), the reply stays in sending/ and no later run sends it again; when it
  * cannot even take the reply out of the queue first, sendmail is never called.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NOW, demoStoreFile, eml, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, eml, runCli, tempDir } from '../helpers/cli.js';
+import { describeStores, outboxOf, testStore } from '../helpers/stores.js';
 
 async function siteWithOneReply() {
   const dir = tempDir();
-  const store = demoStoreFile(dir);
+  const store = await testStore(dir);
   const log = join(dir, 'sent.log');
   const fake = join(dir, 'fake-sendmail');
   writeFileSync(fake, `#!/bin/sh\ncat >> '${log}'\necho '--- sent' >> '${log}'\n`);
@@ -19,13 +20,13 @@ async function siteWithOneReply() {
   writeFileSync(config, JSON.stringify({ store, mailDomain: ['mail.4me.com'], sendmail: `${fake} -t -i` }));
   const r = await runCli(['process', '--config', config, '--now', DEMO_NOW], { stdin: eml({ from: 'Mallory <mallory@stranger.example>', id: 'once@stranger.example', subject: 'Hello' }) });
   expect(r.code).toBe(0);
-  const outbox = `${store}.outbox`;
+  const outbox = outboxOf(store);
   expect(readdirSync(outbox).filter((f) => f.endsWith('.eml'))).toHaveLength(1);
   const sends = () => (existsSync(log) ? readFileSync(log, 'utf8').split('--- sent').length - 1 : 0);
   return { dir, config, outbox, sends };
 }
 
-describe('outbox --send: at most once', () => {
+describeStores('outbox --send: at most once', () => {
   test('sent/ unusable: sent once, then held in sending/ and never sent again; moved back by hand, sent again', async () => {
     const { config, outbox, sends } = await siteWithOneReply();
     writeFileSync(join(outbox, 'sent'), 'not a folder'); // as unusable as a sent/ owned by root

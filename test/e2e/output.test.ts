@@ -1,9 +1,10 @@
 /** Output, dry-run, the outbox, exit codes of the command line, the clock. */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, DEMO_NOW, demoStoreFile, eml, jsonLines, readStore, ROOT, runCli, tempDir, testIf } from '../helpers/cli.js';
+import { BIN, DEMO_NOW, eml, jsonLines, readStore, ROOT, runCli, storeBytes, tempDir, testIf } from '../helpers/cli.js';
+import { absentTestStore, describeJsonOnly, describeStores, outboxOf, PG, testJsonOnly, testStore } from '../helpers/stores.js';
 
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -17,10 +18,10 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-describe('process output', () => {
+describeStores('process output', () => {
   test('--json gives the contract fields, one line per message', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const r = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: 'j@t' }) });
     const [line] = jsonLines(r.stdout);
     expect(Object.keys(line!)).toEqual(expect.arrayContaining(['input', 'message_id', 'recipient', 'outcome', 'rule', 'record', 'request', 'note', 'rejection', 'warnings', 'trace', 'dry_run']));
@@ -29,7 +30,7 @@ describe('process output', () => {
   });
 
   test('human output names the record, team and rule; --explain adds the trace and why', async () => {
-    const store = demoStoreFile();
+    const store = await testStore();
     const plain = await runCli(['process', '--store', store, '--now', DEMO_NOW], { stdin: eml({ id: 'h@t', subject: 'Broken chair' }) });
     // The outcome said once, in words; --dry-run says what would happen and that nothing changed.
     expect(plain.stdout).toMatch(/^created request #100042 "Broken chair" for team Service Desk \[create\.new_request\] stdin\n$/);
@@ -59,7 +60,7 @@ describe('process output', () => {
   });
 
   test('a batch ends with the summary table on stderr: every outcome; with --verbose, where the time went', async () => {
-    const store = demoStoreFile();
+    const store = await testStore();
     const r = await runCli(['process', '--dry-run', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n').filter((l) => !l.startsWith('  '))).toHaveLength(25); // stdout: the results alone (warnings indented)
@@ -73,10 +74,11 @@ describe('process output', () => {
   });
 
   const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
-  testIf(script !== undefined || 'script(1) not found', 'the spinner-on-a-terminal test')('on a terminal (script(1)): the spinner goes to stderr with count and rate, never to stdout', async () => {
+  const spinnerTest = PG ? testJsonOnly('the spinner on a terminal: nothing of it depends on the store') : testIf(script !== undefined || 'script(1) not found', 'the spinner-on-a-terminal test');
+  spinnerTest('on a terminal (script(1)): the spinner goes to stderr with count and rate, never to stdout', async () => {
     if (!script) return;
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const mbox = join(dir, 'many.mbox');
     writeFileSync(mbox, Array.from({ length: 3000 }, (_, i) => `From ellen.brown@widget.example Mon Mar  2 08:00:00 2026\n${eml({ id: `tty${i}@t`, subject: `Terminal ${i}` })}\n`).join(''));
     const out = join(dir, 'out');
@@ -101,26 +103,28 @@ describe('process output', () => {
 
   test('--dry-run leaves store, outbox and files byte-identical', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const before = snapshot(dir);
+    const document = storeBytes(store); // a PostgreSQL store is not in `dir`: its copy-store document
     const r = await runCli(['process', '--json', '--dry-run', '--store', store, '--now', DEMO_NOW, join(ROOT, 'samples', 'demo.mbox')]);
     expect(r.code).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines).toHaveLength(25);
     expect(lines.every((l) => l.dry_run)).toBe(true);
     expect(snapshot(dir)).toEqual(before);
+    expect(storeBytes(store).equals(document)).toBe(true);
   });
 
   test('a rejection writes an RFC 5322 Email Rejected reply to the outbox', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const r = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], {
       stdin: eml({ from: 'Mallory <mallory@stranger.example>', id: 'rej-1@stranger.example', subject: 'Hi' }),
     });
     expect(jsonLines(r.stdout)[0]).toMatchObject({ outcome: 'rejected', rule: 'reject.unknown_sender', rejection: { template: 'email_rejected', to: 'mallory@stranger.example' } });
-    const files = readdirSync(`${store}.outbox`);
+    const files = readdirSync(outboxOf(store));
     expect(files).toHaveLength(1);
-    const text = readFileSync(join(`${store}.outbox`, files[0]!), 'utf8');
+    const text = readFileSync(join(outboxOf(store), files[0]!), 'utf8');
     expect(text).toMatch(/^To: mallory@stranger\.example\r$/m);
     expect(text).toMatch(/^Auto-Submitted: auto-replied\r$/m);
     expect(text).toMatch(/^In-Reply-To: <rej-1@stranger\.example>\r$/m);
@@ -132,10 +136,10 @@ describe('process output', () => {
 
   test('the whole loop: request → acknowledgement in the outbox → reply to it → note', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     await runCli(['process', '--store', store, '--now', DEMO_NOW, '--quiet'], { stdin: eml({ id: 'loop-1@t', subject: 'Desk lamp' }) });
-    const ack = readdirSync(`${store}.outbox`).find((f) => f.includes('acknowledgement'))!;
-    const text = readFileSync(join(`${store}.outbox`, ack), 'utf8');
+    const ack = readdirSync(outboxOf(store)).find((f) => f.includes('acknowledgement'))!;
+    const text = readFileSync(join(outboxOf(store), ack), 'utf8');
     const ackId = /^Message-ID: <([^>]+)>/m.exec(text)![1]!;
     expect(text).toMatch(/^To: ellen\.brown@widget\.example/m);
     expect(readStore(store).notifications).toContainEqual(expect.objectContaining({ message_id: ackId, record: { type: 'request', id: 100042 } }));
@@ -143,12 +147,12 @@ describe('process output', () => {
     const r = await runCli(['process', '--json', '--store', store, '--now', '2026-03-02T10:00:00+00:00'], { stdin: reply });
     expect(jsonLines(r.stdout)[0]).toMatchObject({ outcome: 'note_added', rule: 'match.notification_reply', record: { type: 'request', id: 100042 } });
     // No automatic reply to a reply to our own message.
-    expect(readdirSync(`${store}.outbox`)).toHaveLength(1);
+    expect(readdirSync(outboxOf(store))).toHaveLength(1);
   });
 
   test('--clock message replays an archive by each message\'s Date', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const alert = (id: string, date: string) => `From nagios Mon Mar  2 08:00:00 2026\n${eml({
       from: 'nagios@monitoring.widget.example', id, date, subject: 'PROBLEM: fs1 disk',
     }, '#source: Nagios\n#ci: CMP00002\n\nDisk 99%\n')}\n\n`;
@@ -161,7 +165,7 @@ describe('process output', () => {
   });
 });
 
-describe('command line errors', () => {
+describeJsonOnly('usage and configuration errors: no store is read', 'command line errors', () => {
   test.each([
     [['process', '--bogus'], /unknown option '--bogus'/],
     [['process', '--now', 'yesterday'], /--now: expected an ISO 8601/],
@@ -205,16 +209,19 @@ describe('command line errors', () => {
     expect(existsSync(join(dir, 'm4me-store.json'))).toBe(false);
   });
 
+});
+
+describeStores('init', () => {
   test('init creates a store, refuses to overwrite it without --force', async () => {
     const dir = tempDir();
-    const path = join(dir, 'sub', 'store.json');
+    const path = await absentTestStore(dir, join('sub', 'store.json'));
     expect((await runCli(['init', '--store', path])).code).toBe(0);
     expect(readStore(path).requests).toEqual([]);
     const again = await runCli(['init', '--demo', '--store', path]);
     expect(again.code).toBe(64);
-    expect(again.stderr).toMatch(/already exists/);
+    expect(again.stderr).toMatch(PG ? /already has content \(use --force to replace it\)/ : /already exists/);
     expect((await runCli(['init', '--demo', '--force', '--store', path])).code).toBe(0);
     expect(readStore(path).accounts.map((a) => a.id)).toEqual(['widget', 'widget-it', 'widget-hr', 'acme-hosting']);
-    expect(existsSync(path)).toBe(true);
+    if (!PG) expect(existsSync(path)).toBe(true);
   });
 });

@@ -4,15 +4,16 @@
  * delivered it (its own envelope recipient), and it leaves the quarantine; one that still
  * cannot be read stays, unchanged, and is not quarantined twice.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NOW, demoStoreFile, eml, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { DEMO_NOW, eml, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { describeStores, quarantineOf, testStore } from '../helpers/stores.js';
 
-describe('m4me quarantine', () => {
+describeStores('m4me quarantine', () => {
   test('list shows why and the envelope; retry after the fix delivers with that envelope; the unreadable stays', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const config = join(dir, 'm4merc.json');
     const writeConfig = (maxMessageBytes: number) => writeFileSync(config, JSON.stringify({ store, mailDomain: ['mail.4me.com'], maxMessageBytes }));
     writeConfig(2000);
@@ -35,7 +36,7 @@ describe('m4me quarantine', () => {
 
     // Dry run: says what would happen, changes nothing.
     writeConfig(1 << 20);
-    const quarantine = `${store}.quarantine`;
+    const quarantine = quarantineOf(store);
     const before = readdirSync(quarantine).sort();
     const dry = await runCli(['quarantine', 'retry', '--all', '--dry-run', '--config', config]);
     expect(dry.stdout).toMatch(/: would be request_created request #100042 \[create\.new_request\]\n/);
@@ -55,7 +56,7 @@ describe('m4me quarantine', () => {
 
   test('retry with no name and no --all is a usage error; an unknown name too', async () => {
     const dir = tempDir();
-    const store = demoStoreFile(dir);
+    const store = await testStore(dir);
     const none = await runCli(['quarantine', 'retry', '--store', store]);
     expect([none.code, none.stderr]).toEqual([64, expect.stringMatching(/^5\.5\.4 m4me: name the messages to retry/)]);
     const unknown = await runCli(['quarantine', 'retry', 'nope.eml', '--store', store]);

@@ -1,11 +1,12 @@
 import { test } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Result } from '../../src/cli/result.js';
 import { demoStore } from '../../src/store/demo.js';
+import { isPgUrl } from '../../src/store/pg/url.js';
 import type { StoreData } from '../../src/store/schema.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,11 +17,23 @@ export const DEMO_NOW = '2026-03-02T09:00:00+00:00';
 
 export interface Run { code: number; stdout: string; stderr: string }
 
-/** Runs the built CLI as a user would, with a clean environment (no local(8) variables). */
+/**
+ * The folder of each PostgreSQL store a test made (test/helpers/stores.ts): the site's
+ * folder, where its configuration, outbox and quarantine are (CONTRACT §7: a URL store's
+ * outbox and quarantine are beside the configuration, or the working folder without one).
+ */
+export const STORE_FOLDERS = new Map<string, string>();
+
+/**
+ * Runs the built CLI as a user would, with a clean environment (no local(8) variables), in
+ * ROOT; a command naming a PostgreSQL store of STORE_FOLDERS runs in that store's folder,
+ * as an operator runs m4me in the site's folder (unless `cwd` says otherwise).
+ */
 export function runCli(args: string[], opts: { stdin?: Buffer | string; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1', ...opts.env };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env });
+    const site = args.find((a) => STORE_FOLDERS.has(a));
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? (site ? STORE_FOLDERS.get(site) : ROOT), env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -45,8 +58,21 @@ export function demoStoreFile(dir = tempDir(), mutate?: (s: StoreData) => void):
   return path;
 }
 
+/**
+ * The store's document: a JSON file's bytes, or, for a postgres:// URL, the file `m4me
+ * copy-store URL FILE` writes (byte for byte what the JSON store would hold, CONTRACT §7).
+ */
+export function storeBytes(store: string): Buffer {
+  if (!isPgUrl(store)) return readFileSync(store);
+  const out = join(tempDir('m4me-copy-'), 'store.json');
+  const r = spawnSync(process.execPath, [BIN, 'copy-store', store, out, '--quiet'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' } });
+  if (r.status !== 0) throw new Error(`m4me copy-store ${store} ${out} exited ${r.status}: ${r.stderr}${r.stdout}`);
+  return readFileSync(out);
+}
+
+/** The store's document, parsed: a JSON store file, or a PostgreSQL store copied to one. */
 export function readStore(path: string): StoreData {
-  return JSON.parse(readFileSync(path, 'utf8')) as StoreData;
+  return JSON.parse(storeBytes(path).toString('utf8')) as StoreData;
 }
 
 export function jsonLines(stdout: string): Result[] {
