@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Result } from '../../src/cli/result.js';
 import { demoStore } from '../../src/store/demo.js';
+import { applyToData, readWithJournal } from '../../src/store/journal.js';
 import type { StoreData } from '../../src/store/schema.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -45,7 +46,18 @@ export function demoStoreFile(dir = tempDir(), mutate?: (s: StoreData) => void):
   return path;
 }
 
+/**
+ * The store as every m4me reader sees it: the file, and the journal `m4me serve` keeps beside
+ * it until it is folded into the file (src/store/journal.ts).
+ */
 export function readStore(path: string): StoreData {
+  const { value, journal } = readWithJournal(path, () => readStoreFile(path) as unknown as Record<string, unknown>);
+  if (journal.state === 'current') applyToData(value, journal.groups);
+  return value as unknown as StoreData;
+}
+
+/** The store file alone, as it is on disk. */
+export function readStoreFile(path: string): StoreData {
   return JSON.parse(readFileSync(path, 'utf8')) as StoreData;
 }
 
