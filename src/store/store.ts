@@ -368,7 +368,8 @@ export class Store {
       if (decision.outgoing.length) this.folder(this.paths.outbox);
       for (const m of decision.outgoing) {
         const path = join(this.paths.outbox, outboxFileName(m));
-        if (++this.repliesWritten > WRITER_AFTER) {
+        // serve: a group has a few replies, and a round trip to the thread cost more than it saved.
+        if (++this.repliesWritten > WRITER_AFTER && !this.journaling) {
           this.replies.push((this.writer ??= new WriterThread()).write(path, renderOutgoing(m), FAULT === 'write-file' || FAULT === 'write-reply'));
         } else {
           this.replies.push(writeTemp(path, renderOutgoing(m)));
