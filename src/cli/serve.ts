@@ -427,6 +427,8 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => void reload());
+    // A journal left by the last run (killed) is folded soon too, not at the first commit.
+    armIdleFold();
     // Last: whoever waits for this line may signal at once.
     log(`listening on ${where}, store ${isPgUrl(config.store) ? redactUrl(config.store) : config.store}`);
   });
