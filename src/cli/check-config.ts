@@ -1,7 +1,9 @@
-import { access, constants, open, readFile, stat, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { access, constants, open, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import chalk from 'chalk';
 import { parseJsonBytes } from '../store/big-json.js';
+import { applyToData, journalPath, readWithJournal } from '../store/journal.js';
 import { storeProblems } from '../store/store.js';
 import { isPgUrl } from '../store/pg/url.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -77,16 +79,25 @@ export async function runCheckConfig(opts: { store?: string; config?: string }):
   const url = isPgUrl(config.store);
   if (url) await checkPgStore(config, problems, say, warn);
   else try {
-    const bytes = await readFile(config.store);
     let data: unknown;
     try {
-      data = parseJsonBytes(bytes);
+      // The store as every reader sees it: the file, and the journal serve keeps beside it.
+      const read = readWithJournal(config.store, () => parseJsonBytes(readFileSync(config.store)));
+      data = read.value;
+      if (read.journal.state === 'current' && typeof data === 'object' && data !== null && !Array.isArray(data)) applyToData(data as Record<string, unknown>, read.journal.groups);
+      if (read.journal.state === 'foreign') warn(`${journalPath(config.store)} extends another version of the store file (replaced, not by m4me): its messages are not in the store; the next delivery keeps it aside`);
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code) throw e;
       const { jsonErrorPlace } = await import('../store/json-error.js');
       const place = await jsonErrorPlace(config.store);
       const why = (e as Error).message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
       problems.push(`store ${config.store}: not valid JSON${place ? ` ${place}` : ''} (${why}); restore it from a backup or repair it there`);
     }
+    // Journals moved aside (./store/journal.ts): messages answered 250 that the store lacks.
+    const prefix = `${basename(journalPath(config.store))}.`;
+    let names: string[] = [];
+    try { names = readdirSync(dirname(config.store)).filter((n) => n.startsWith(prefix) && n.endsWith('.orphaned')); } catch { /* reported below */ }
+    for (const n of names) warn(`${join(dirname(config.store), n)}: a journal kept aside when the store file was replaced (not by m4me): the messages in it were answered 250 and are not in the store`);
     if (data !== undefined) {
       const shape = storeProblems(data);
       if (!shape.length) {

@@ -4,6 +4,7 @@
  * bytes. DST must be absent or empty unless --force, which replaces its content. A
  * PostgreSQL store copied to a file is the document the file store holds, byte for byte.
  */
+import { rmSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { isPgUrl, redactUrl } from '../store/pg/url.js';
@@ -33,7 +34,16 @@ export async function runCopyStore(src: string, dst: string, opts: { force: bool
     } finally { await db.close(); }
   } else {
     try {
-      data = doc.readFileDocument(from);
+      // The store as its readers see it: with the journal serve keeps beside it, folded in as
+      // a fold would (the document then in the compact layout a fold writes).
+      const { applyToData, readWithJournal } = await import('../store/journal.js');
+      const read = readWithJournal(from, () => doc.readFileDocument(from));
+      data = read.value;
+      if (read.journal.state === 'current' && read.journal.groups.length) {
+        const plain = Object.fromEntries(data.entries.map((e) => [e.name, e.rows ? e.rows.map((r) => JSON.parse(r) as unknown) : JSON.parse(e.value!) as unknown]));
+        applyToData(plain, read.journal.groups);
+        data = { layout: 'compact', entries: doc.documentOf(plain), blobs: data.blobs };
+      }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code) throw new TempFailure('4.3.5', `store ${from}: ${e.code === 'ENOENT' ? 'does not exist' : describeIoError(err)}`);
@@ -82,6 +92,9 @@ export async function runCopyStore(src: string, dst: string, opts: { force: bool
     if (doc.fileStoreHasContent(to) && !opts.force) throw new UsageError(`${to} already exists (use --force to replace it)`);
     try {
       doc.writeFileDocument(to, data);
+      // A journal beside the store replaced extends the file that was there: not this one.
+      const { journalPath } = await import('../store/journal.js');
+      rmSync(journalPath(to), { force: true });
     } catch (err) {
       throw new TempFailure((err as NodeJS.ErrnoException).code === 'ENOSPC' ? '4.3.1' : '4.3.0', `cannot write ${to}: ${describeIoError(err)}`);
     }

@@ -28,6 +28,8 @@ export async function runInit(opts: { demo: boolean; store?: string; config?: st
     const mode = exists ? (await stat(path)).mode & 0o7777 : 0o600;
     await db.write();
     await chmod(path, mode);
+    // A journal serve left beside the store replaced extends that store, not this one.
+    await unlink(`${path}.journal`).catch(() => undefined);
   } catch (err) {
     await unlink(join(dirname(path), `.${basename(path)}.tmp`)).catch(() => undefined); // steno's, left by a full disk
     throw new TempFailure('4.3.0', `cannot write ${path}: ${describeIoError(err)}`);

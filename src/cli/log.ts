@@ -30,7 +30,8 @@ export async function runLog(opts: LogOptions): Promise<number> {
     const store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: 0 });
     try {
       ledger = store.data.inbound;
-      logged = readLog(store.filePath);
+      // With the lines the journal holds yet (serve's groups not folded into the store).
+      logged = [...readLog(store.filePath), ...store.journalLog];
     } finally {
       await store.release();
     }

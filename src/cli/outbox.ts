@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { describeIoError, TempFailure } from '../store/errors.js';
 import { lock } from '../store/lock.js';
 import { parseJsonBytes } from '../store/big-json.js';
+import { applyToData, readWithJournal } from '../store/journal.js';
 import { loadMailparser } from '../mail/mailparser.js';
 import { loadConfig } from './config.js';
 import { isPgUrl } from '../store/pg/url.js';
@@ -59,7 +60,9 @@ async function recordedReplies(store: string): Promise<Set<string>> {
     }
   }
   try {
-    const data = parseJsonBytes(await readFile(store)) as { auto_replies?: { message_id?: string }[] };
+    // The replies serve recorded in the journal count too: they are in the store.
+    const { value: data, journal } = readWithJournal(store, () => parseJsonBytes(readFileSync(store)) as Record<string, unknown> & { auto_replies?: { message_id?: string }[] });
+    if (journal.state === 'current') applyToData(data, journal.groups);
     return new Set((data.auto_replies ?? []).map((r) => r.message_id ?? ''));
   } catch (err) {
     throw new TempFailure('4.3.5', `cannot read store ${store} to check the outbox against it: ${describeIoError(err)}`);

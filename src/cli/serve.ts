@@ -15,11 +15,19 @@
  * of the group is in the store; the mail server retries, the ledger makes a retry of what did
  * get in a duplicate).
  *
+ * On the JSON store a commit appends the group's changes to the journal beside the store
+ * (`<store>.journal`, ../store/journal.ts) and syncs that, instead of rewriting the whole
+ * file; every reader applies the journal, so a 250 is visible at once. The journal is
+ * folded into the file (the file written whole, then the journal removed) once it passes
+ * `foldLimit`, after FOLD_IDLE_MS without a commit (so the file is current soon after a
+ * burst), and at SIGTERM; any other writer (`process`, `import`, ...) folds it too.
+ *
  * A PostgreSQL store (CONTRACT §7) groups the same way: the group's messages are applied in
  * one transaction, each in its own savepoint (./pg/store.ts), and committed once; a message
  * that fails is deferred alone, a commit that fails defers the group.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { decide } from '../engine/pipeline.js';
@@ -57,6 +65,25 @@ const positive = (name: string, value: string | undefined, dflt: number): number
 };
 
 const log = (line: string) => { process.stderr.write(`m4me serve: ${printable(line)}\n`); };
+
+/** Milliseconds from the environment (tests), else `dflt`. */
+const envMs = (name: string, dflt: number) => { const n = Number(process.env[name]); return Number.isFinite(n) && n > 0 ? n : dflt; };
+
+/** After this long without a commit the journal is folded into the store file. */
+const FOLD_IDLE_MS = envMs('M4ME_JOURNAL_IDLE_MS', 1000);
+
+/**
+ * A journal this large is folded at once: half the store file (so folding costs each
+ * message about as much whatever the store's size), at least 1 MiB, at most 64 MiB (what
+ * every reader beside serve parses on top of the file).
+ */
+function foldLimit(storeFile: string): number {
+  const env = Number(process.env.M4ME_JOURNAL_MAX_BYTES);
+  if (Number.isFinite(env) && env > 0) return env;
+  let size = 0;
+  try { size = statSync(storeFile).size; } catch { /* its commit reports it */ }
+  return Math.min(64 << 20, Math.max(1 << 20, size / 2));
+}
 
 /** The one line for a configuration that cannot be used at start: exit 78. */
 class StartError extends Error {}
@@ -113,6 +140,7 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
         store = null as unknown as Store;
       } else {
         store = await Store.open(defaultPaths(config.store, config.outbox), { lock: false, lockTimeoutMs: config.lockTimeoutMs });
+        store.useJournal();
       }
     } catch (err) {
       if (err instanceof TempFailure) throw new StartError(`${err.status} m4me: ${err.message}`);
@@ -132,6 +160,8 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
 
   const queue: Job[] = [];
   let committing: Promise<void> | null = null;
+  let stopping = false;
+  let idleTimer: NodeJS.Timeout | null = null;
 
   const quarantine = async (m: LmtpMessage, status: string, reason: string): Promise<string> => {
     const at = new Date(fixedNow ?? Date.now());
@@ -261,9 +291,51 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     });
   };
 
+  /**
+   * The journal written into the store file, under the lock (as a commit: messages arriving
+   * meanwhile wait). A lock not had in time or a write that fails leaves the journal as it
+   * is: every commit in it stays on disk and visible; the fold is tried again later.
+   */
+  const foldJournal = async (why: string): Promise<void> => {
+    // The group just answered: its replies go out before the fold takes the thread.
+    await new Promise((r) => setImmediate(r));
+    try {
+      await store.beginCommit(Math.min(config.lockTimeoutMs, 1000));
+    } catch (err) {
+      log(`journal not folded (${why}): ${(err as Error).message}`);
+      return;
+    }
+    try {
+      store.fold();
+    } catch (err) {
+      log(`journal not folded (${why}): ${(err as Error).message}; every commit stays in the journal`);
+    } finally {
+      await store.endCommit();
+    }
+  };
+
+  const armIdleFold = () => {
+    if (pg || stopping || idleTimer || !store.journalBytes) return;
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      if (committing || stopping) return; // the commit under way arms it again
+      committing = (async () => {
+        await foldJournal('idle');
+        committing = null;
+        if (queue.length) committing = runCommits();
+        else armIdleFold(); // not folded (lock busy): again later
+      })();
+    }, FOLD_IDLE_MS);
+  };
+
   const runCommits = async () => {
-    while (queue.length) await (pg ? commitPg(queue.splice(0)) : commitGroup(queue.splice(0)));
+    if (idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
+    while (queue.length) {
+      await (pg ? commitPg(queue.splice(0)) : commitGroup(queue.splice(0)));
+      if (!pg && store.journalBytes >= foldLimit(store.filePath)) await foldJournal('journal full');
+    }
     committing = null;
+    armIdleFold();
   };
 
   const deliver = async (m: LmtpMessage): Promise<LmtpReply[]> => {
@@ -310,19 +382,26 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     return EX.CONFIG;
   }
   return new Promise<number>((resolve) => {
-    let stopping = false;
     const stop = async (sig: string) => {
       if (stopping) return;
       stopping = true;
       log(`${sig}: stopping (finishing the messages in flight)`);
       await server.stop();
-      await committing;
-      // Under the lock once more, so release saves the index of a large store for the next
-      // process (best effort: a store locked by someone else is simply left to them).
+      while (committing) await committing;
+      if (idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
+      // Under the lock once more: the journal folded, so the store file is the whole store,
+      // and release saves the index of a large store for the next process (best effort: a
+      // store locked by someone else is left to them, the journal with it, all of it on disk).
       if (pg) {
         await pg.close();
       } else {
-        await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).catch(() => undefined);
+        const locked = await store.beginCommit(Math.min(config.lockTimeoutMs, 2000)).then(() => true, (err: Error) => {
+          log(`journal not folded: ${err.message}; every commit stays in the journal`);
+          return false;
+        });
+        if (locked) {
+          try { store.fold(); } catch (err) { log(`journal not folded: ${(err as Error).message}; every commit stays in the journal`); }
+        }
         await store.release();
       }
       log('stopped');
@@ -348,6 +427,8 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => void reload());
+    // A journal left by the last run (killed) is folded soon too, not at the first commit.
+    armIdleFold();
     // Last: whoever waits for this line may signal at once.
     log(`listening on ${where}, store ${isPgUrl(config.store) ? redactUrl(config.store) : config.store}`);
   });

@@ -15,6 +15,7 @@ import { close, closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSyn
 import { basename, dirname, join } from 'node:path';
 import { parseJsonBytes } from './big-json.js';
 import { syncDir, tempName } from './durable.js';
+import { type FileId, fileIdOf } from './journal.js';
 import { type Collection, IndexSource, RESIDENT, type SavedLookups, type Tables } from './indexes.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import { type Places, type RowReader, type RowWriter, Table } from './table.js';
@@ -68,6 +69,8 @@ export class StoreFile implements RowReader {
   private savedCurrent = false;
   /** The version of the file the tables hold (read or written by this process), for `changedOnDisk`. */
   private seen: Stamp | null = null;
+  /** The same version as a journal names it (./journal.ts). */
+  private seenId: FileId | null = null;
 
   constructor(readonly path: string) {}
 
@@ -83,6 +86,7 @@ export class StoreFile implements RowReader {
     const stamp = stampOf(st);
     // Stamped before reading: a file replaced meanwhile only makes changedOnDisk true.
     this.seen = stamp;
+    this.seenId = fileIdOf(st);
     const saved = this.readSavedIndex(stamp);
     if (saved) {
       try {
@@ -98,6 +102,8 @@ export class StoreFile implements RowReader {
 
   private openLaidOut(saved: SavedIndex, stamp: Stamp): IndexSource {
     this.fd = openSync(this.path, 'r');
+    // Replaced since the stat (a reader beside a writer): the index describes another file.
+    if (!sameStamp(stampOf(fstatSync(this.fd, { bigint: true })), stamp)) throw new Error('store replaced while opened');
     const tables = {} as Tables;
     for (const [name, start, end, isTable] of saved.entries) {
       if (!isTable) { this.entries.push({ name, table: null, start, end }); continue; }
@@ -154,6 +160,15 @@ export class StoreFile implements RowReader {
     return out;
   }
 
+  /** The version of the file this process read or wrote last, as a journal names it (null after replaceWith). */
+  get fileId(): FileId | null { return this.seenId; }
+
+  /** Syncs the store file as it is (a journal is started only on a file whose identity is on the disk). */
+  sync(): void {
+    const fd = openSync(this.path, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  }
+
   /** Whether writing now would change the file (or put it in the layout m4me writes). */
   get needsWrite(): boolean {
     return !this.laidOut || this.entries.some((e) => e.table?.changed);
@@ -183,7 +198,7 @@ export class StoreFile implements RowReader {
    * the old mode and owner, synced, `beforeCommit`, renamed, folder synced. The rows this
    * process read describe the old file: it writes nothing more (no saved index) after this.
    */
-  replaceWith(text: string, beforeCommit: () => void): void {
+  replaceWith(text: string, beforeCommit: () => void, beforeRename?: (into: FileId) => void): void {
     const tmp = tempName(join(dirname(this.path), `.${basename(this.path)}`));
     const old = statSync(this.path);
     const fd = openSync(tmp, 'wx');
@@ -192,8 +207,10 @@ export class StoreFile implements RowReader {
       for (let at = 0; at < b.length;) at += writeSync(fd, b, at, b.length - at);
       keepModeAndOwner(fd, old);
       fsyncSync(fd);
+      const into = fileIdOf(fstatSync(fd, { bigint: true }));
       closeSync(fd);
       beforeCommit();
+      beforeRename?.(into);
       renameSync(tmp, this.path);
     } catch (err) {
       try { closeSync(fd); } catch { /* closed */ }
@@ -203,17 +220,19 @@ export class StoreFile implements RowReader {
     syncDir(dirname(this.path));
     this.laidOut = false;
     this.seen = null;
+    this.seenId = null;
     try { unlinkSync(this.indexPath); } catch { /* none */ }
   }
 
   /**
    * Writes the document to a temporary file beside the store and renames it over the store.
    * Before the rename the new file gets the old one's mode and owner and its bytes are synced,
-   * and `beforeCommit` runs (the lock check: it throws when another process holds the lock now);
-   * after it, the folder is synced. Tables learn their new places only once the rename is done;
+   * and `beforeCommit` runs (the lock check: it throws when another process holds the lock now),
+   * then `beforeRename` with the new file's identity (a journal's fold marker); after it, the
+   * folder is synced. Tables learn their new places only once the rename is done;
    * on any error nothing changes and the temporary file is removed.
    */
-  write(opts: { fault?: () => void; beforeCommit?: () => void; progress?: () => void } = {}): void {
+  write(opts: { fault?: () => void; beforeCommit?: () => void; beforeRename?: (into: FileId) => void; progress?: () => void } = {}): void {
     const tmp = tempName(join(dirname(this.path), `.${basename(this.path)}`));
     const old = statSync(this.path);
     const out = new FileWriter(tmp, this, opts.progress);
@@ -231,8 +250,9 @@ export class StoreFile implements RowReader {
         ranges.push([start, out.offset]);
       });
       out.text('}');
-      out.close(old);
+      const into = out.close(old);
       opts.beforeCommit?.();
+      opts.beforeRename?.(into);
       renameSync(tmp, this.path);
     } catch (err) {
       out.abort();
@@ -247,6 +267,7 @@ export class StoreFile implements RowReader {
     const st = fstatSync(this.fd, { bigint: true });
     this.stamp = stampOf(st);
     this.seen = this.stamp;
+    this.seenId = fileIdOf(st);
     this.size = Number(st.size);
     this.entries.forEach((e, n) => {
       e.start = ranges[n]![0];
@@ -386,13 +407,15 @@ class FileWriter implements RowWriter {
     this.offset += end - start;
   }
 
-  /** Flushes, gives the file `like`'s mode and owner, syncs it to the disk and closes it. */
-  close(like: Stats): void {
+  /** Flushes, gives the file `like`'s mode and owner, syncs it to the disk and closes it; returns its identity. */
+  close(like: Stats): FileId {
     this.flush();
     keepModeAndOwner(this.fd, like);
     fsyncSync(this.fd);
+    const id = fileIdOf(fstatSync(this.fd, { bigint: true }));
     closeSync(this.fd);
     this.fd = -1;
+    return id;
   }
 
   abort(): void {

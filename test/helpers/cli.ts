@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Result } from '../../src/cli/result.js';
 import { demoStore } from '../../src/store/demo.js';
+import { applyToData, readWithJournal } from '../../src/store/journal.js';
 import { isPgUrl } from '../../src/store/pg/url.js';
 import type { StoreData } from '../../src/store/schema.js';
 
@@ -70,9 +71,21 @@ export function storeBytes(store: string): Buffer {
   return readFileSync(out);
 }
 
-/** The store's document, parsed: a JSON store file, or a PostgreSQL store copied to one. */
+/**
+ * The store as every m4me reader sees it: a JSON store file with the journal `m4me serve`
+ * keeps beside it until it is folded into the file (src/store/journal.ts), or a PostgreSQL
+ * store copied to a file.
+ */
 export function readStore(path: string): StoreData {
-  return JSON.parse(storeBytes(path).toString('utf8')) as StoreData;
+  if (isPgUrl(path)) return JSON.parse(storeBytes(path).toString('utf8')) as StoreData;
+  const { value, journal } = readWithJournal(path, () => readStoreFile(path) as unknown as Record<string, unknown>);
+  if (journal.state === 'current') applyToData(value, journal.groups);
+  return value as unknown as StoreData;
+}
+
+/** The store file alone, as it is on disk. */
+export function readStoreFile(path: string): StoreData {
+  return JSON.parse(readFileSync(path, 'utf8')) as StoreData;
 }
 
 export function jsonLines(stdout: string): Result[] {
