@@ -25,11 +25,11 @@ describe('the e2e suites and the two stores', () => {
     expect(blocks.length).toBeGreaterThan(0);
     expect(blocks.filter((b) => b !== 'describeStores' && b !== 'describeJsonOnly')).toEqual([]);
     // The reason is the first argument: a string literal that says something.
-    for (const m of text.matchAll(/\b(describeJsonOnly|testJsonOnly|testPgDifference)\(\s*(['`])((?:\\.|(?!\2).)*)\2/g)) {
+    for (const m of text.matchAll(/\b(describeJsonOnly|testJsonOnly)\(\s*(['`])((?:\\.|(?!\2).)*)\2/g)) {
       expect({ file, what: m[1], reason: m[3]!.trim().length > 10 }).toEqual({ file, what: m[1], reason: true });
     }
-    const marks = [...text.matchAll(/\b(describeJsonOnly|testJsonOnly|testPgDifference)\(/g)].length;
-    const reasoned = [...text.matchAll(/\b(describeJsonOnly|testJsonOnly|testPgDifference)\(\s*['`]/g)].length;
+    const marks = [...text.matchAll(/\b(describeJsonOnly|testJsonOnly)\(/g)].length;
+    const reasoned = [...text.matchAll(/\b(describeJsonOnly|testJsonOnly)\(\s*['`]/g)].length;
     expect(reasoned).toBe(marks);
     expect(text).not.toMatch(/import \{[^}]*\bdescribe\b[^}]*\} from '@jest\/globals'/);
   });

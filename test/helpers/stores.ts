@@ -13,9 +13,7 @@
  *    CI=true (test/pg/cluster.ts);
  *  - describeJsonOnly(reason, title, body): runs in `default` only; e2e-pg shows one
  *    skipped test saying why;
- *  - inside describeStores, testJsonOnly(reason) for a test about the JSON file itself, and
- *    testPgDifference(reason) for a behaviour the PostgreSQL store does not have yet (a bug
- *    of src/store/pg, skipped there until it is fixed).
+ *  - inside describeStores, testJsonOnly(reason) for a test about the JSON file itself.
  * test/helpers/stores.test.ts checks that every e2e file uses them.
  *
  * A PostgreSQL store's outbox and quarantine are beside the configuration (or in the working
@@ -192,13 +190,4 @@ type TestFn = (name: string, fn: () => Promise<unknown> | void, timeout?: number
 export function testJsonOnly(reason: string): TestFn {
   if (!PG) return test;
   return (name, fn, timeout) => test.skip(`${name} [JSON store only: ${reason}]`, fn as () => Promise<void>, timeout);
-}
-
-/**
- * A test the PostgreSQL store fails today for a reason in src/store/pg (being rewritten):
- * skipped in e2e-pg, the difference in its name, until it is fixed and this mark removed.
- */
-export function testPgDifference(reason: string): TestFn {
-  if (!PG) return test;
-  return (name, fn, timeout) => test.skip(`${name} [known PostgreSQL difference: ${reason}]`, fn as () => Promise<void>, timeout);
 }
