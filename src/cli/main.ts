@@ -5,10 +5,12 @@ import { TempFailure } from '../store/errors.js';
 import { EX, UsageError } from './exit.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+/** CONTRACT §7: `store` is a file path (the JSON store) or a PostgreSQL URL. */
+const STORE_HELP = 'the store: a JSON file, or a postgres:// URL';
 
 export function program(): Command {
   const p = new Command('m4me')
-    .description('Inbound Mail API processor: mail becomes requests and notes in a JSON store')
+    .description('Inbound Mail API processor: mail becomes requests and notes in a store (a JSON file or PostgreSQL)')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({
@@ -23,7 +25,7 @@ export function program(): Command {
   p.command('process')
     .description('run messages through the engine')
     .argument('[input...]', '.eml files, mbox files, directories (*.eml, Maildir), or - for stdin')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--recipient <addr>', 'envelope recipient, repeatable (Postfix ${recipient})', collect, [])
     .option('--sender <addr>', 'envelope sender (Postfix ${sender})')
@@ -52,7 +54,7 @@ Examples:
     .description('serve LMTP: a mail server hands over messages, each processed as process does')
     .requiredOption('--lmtp <addr>', 'unix:/path/to/socket (mode 0660), or HOST:PORT (HOST 127.0.0.1 unless given)')
     .option('--config <file>', 'configuration file')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--listen-any', 'allow a HOST that is not a loopback address (LMTP has no authentication)', false)
     .option('--max-connections <n>', 'connections at once (more get 421)', '32')
     .option('--idle-timeout <seconds>', 'close a connection silent this long', '300')
@@ -73,7 +75,7 @@ Examples:
   p.command('init')
     .description('create a store (with --demo: a demo account showing every feature)')
     .option('--demo', 'fill the store with the demo data', false)
-    .option('--store <file>', 'where to create the store')
+    .option('--store <store>', 'where to create the store: a JSON file, or a postgres:// URL')
     .option('--config <file>', 'configuration file')
     .option('--force', 'replace an existing store', false)
     .option('--quiet', 'print nothing', false)
@@ -105,7 +107,7 @@ Examples:
     .description('print one record with its notes')
     .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
     .argument('<id>', 'the record ID')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--json', 'print the record and its notes as JSON', false)
     .addHelpText('after', `
@@ -120,7 +122,7 @@ Examples:
   p.command('list')
     .description('list records of a type, newest first')
     .argument('<type>', 'request, problem, release, workflow, workflow_task, project or project_task')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--since <date>', 'only records created since: a date (2026-03-01), a time with offset, or an age (36h, 7d)')
     .option('--status <status>', 'only records with this status')
@@ -140,7 +142,7 @@ Examples:
   p.command('outbox')
     .enablePositionalOptions()
     .description('list outgoing mail (Email Rejected replies, acknowledgements); --send hands it to sendmail')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--send', 'send each message with the configured sendmail command, moving sent ones to sent/', false)
     .option('--dry-run', 'with --send: show what would be sent', false)
@@ -158,7 +160,7 @@ Examples:
     .description('remove queued replies nobody should get: dated before a date, or never recorded by the store')
     .option('--before <date>', 'queued and sent replies dated before this: a date (2026-03-01), a time with offset, or an age (30d)')
     .option('--orphans', 'queued replies the store does not record (left by a run killed before its commit)', false)
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--dry-run', 'say what would be purged, change nothing', false)
     .addHelpText('after', `
@@ -172,7 +174,7 @@ Examples:
 
   p.command('check-config')
     .description('validate the configuration and the store, and say what is wrong (exit 78)')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .addHelpText('after', `
 Examples:
@@ -187,7 +189,7 @@ Examples:
     .description('add or update records of a reference collection (accounts, people, teams, …) from CSV, JSON or JSON Lines')
     .argument('<type>', 'accounts, people, teams, organizations, service_instances, configuration_items, first_line_support_agreements, workflow_templates or request_templates')
     .argument('<file>', 'a .csv file (header row; lists separated by ;, nested fields as email_policy.allow_new_requests), a .json array or .jsonl')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--dry-run', 'check every row, change nothing', false)
     .option('--quiet', 'print nothing on success', false)
@@ -204,7 +206,7 @@ Examples:
   p.command('export')
     .description('print the records of a reference collection, to edit and import again')
     .argument('<type>', 'a reference collection, as for import')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('json'))
     .addHelpText('after', `
@@ -218,7 +220,7 @@ Examples:
 
   p.command('log')
     .description('the messages processed (the inbound ledger): when, from, to, Message-ID, outcome, rule, record')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--since <date>', 'only messages since: a date (2026-03-01), a time with offset, or an age (36h, 7d)')
     .option('--from <address>', 'only messages from this address')
@@ -239,7 +241,7 @@ Examples:
   p.command('compact')
     .description('remove ledger entries, automatic replies and delivery log lines older than a date')
     .requiredOption('--before <date>', 'a date (2026-01-01), a time with offset, or an age (90d)')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--dry-run', 'say what would be removed, change nothing', false)
     .addHelpText('after', `
@@ -255,7 +257,7 @@ Examples:
     .description('messages that could not be read as email, kept whole: list them, or process them again');
   quarantine.command('list')
     .description('list the quarantined messages with why each was quarantined and its envelope')
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--json', 'one JSON object per message', false)
     .addHelpText('after', `
@@ -270,7 +272,7 @@ Examples:
     .description('process quarantined messages again with their own envelope; those read this time leave the quarantine')
     .argument('[name...]', 'messages as quarantine list names them')
     .option('--all', 'every quarantined message', false)
-    .option('--store <file>', 'the JSON store')
+    .option('--store <store>', STORE_HELP)
     .option('--config <file>', 'configuration file')
     .option('--dry-run', 'decide, change nothing (the quarantine included)', false)
     .addHelpText('after', `
