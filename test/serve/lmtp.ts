@@ -27,9 +27,14 @@ export function killLeftovers(): void {
   running.clear();
 }
 
-/** Starts `m4me serve ARGS` and waits for its "listening on" line (or its exit). */
-export async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+/**
+ * Starts `m4me serve ARGS` and waits for its "listening on" line (or its exit). `wrap` runs it
+ * under another program (strace): given node's argv, it returns the command and its argv.
+ */
+export async function serve(args: string[], env: Record<string, string> = {},
+  wrap: (argv: string[]) => [string, string[]] = (argv) => [argv[0]!, argv.slice(1)]): Promise<Served> {
+  const [command, argv] = wrap([process.execPath, BIN, 'serve', ...args]);
+  const child = spawn(command, argv, {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

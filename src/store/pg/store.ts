@@ -402,7 +402,7 @@ export class PgStore implements MailStore {
       if (batch.temps.length) {
         try {
           await this.writer?.flush();
-          await makeDurable(batch.temps, batch.dirs, () => undefined, { syncfs: false });
+          await makeDurable(batch.temps, batch.dirs, () => undefined, { syncfs: false, together: true });
         } catch (err) {
           throw new TempFailure(ioStatus(err), `cannot write beside store ${this.db.label}: ${ioWhere(err)}${describeIoError(err)}`);
         }
