@@ -3,9 +3,10 @@
  *
  * Each message is processed exactly as `process --sender FROM --recipient R...` would: parsed
  * once, decided for each envelope recipient in RCPT order, applied, committed. The store stays
- * open and indexed between messages; the lock is taken per commit (so `process`, `import`,
- * `outbox --send` run beside it), and a store another process changed is read again before
- * the next decision (Store.beginCommit).
+ * open and indexed between messages; the lock is taken per commit, or kept for the next one
+ * while messages wait for it (at most KEEP_LOCK_MS), so `process`, `import`, `outbox --send`
+ * run beside it; a store another process changed is read again before the next decision
+ * (Store.beginCommit).
  *
  * Group commit: messages whose DATA ends while a commit runs wait; the next commit takes them
  * all, decides them in turn (a message decided later sees the earlier ones: a repeat is a
@@ -69,6 +70,17 @@ const log = (line: string) => { process.stderr.write(`m4me serve: ${printable(li
 /** Milliseconds from the environment (tests), else `dflt`. */
 const envMs = (name: string, dflt: number) => { const n = Number(process.env[name]); return Number.isFinite(n) && n > 0 ? n : dflt; };
 
+/**
+ * The JSON store's lock is kept from one commit to the next while messages are waiting, at most
+ * this long (it is let go whenever the queue runs dry), so `process`, `import` and
+ * `outbox --send` beside a storm wait about this long at most. Measured in docs/PERFORMANCE.md.
+ */
+const KEEP_LOCK_MS = 2000;
+/**
+ * After letting the lock go under load, serve waits this long before it takes it again: longer
+ * than a waiting m4me process sleeps between two tries (5-50 ms, Store.lock), so one gets in.
+ */
+const LOCK_TURN_MS = 60;
 /** After this long without a commit the journal is folded into the store file. */
 const FOLD_IDLE_MS = envMs('M4ME_JOURNAL_IDLE_MS', 1000);
 
@@ -162,6 +174,10 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
   let committing: Promise<void> | null = null;
   let stopping = false;
   let idleTimer: NodeJS.Timeout | null = null;
+  /** When the JSON store's lock was last taken (it may be kept across commits: commitGroup). */
+  let lockedSince = 0;
+  /** The lock was let go for others under load: the next commit waits LOCK_TURN_MS first. */
+  let turnDue = false;
 
   const quarantine = async (m: LmtpMessage, status: string, reason: string): Promise<string> => {
     const at = new Date(fixedNow ?? Date.now());
@@ -204,7 +220,8 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
   const commitGroup = async (group: Job[]): Promise<void> => {
     const results: Result[][] = [];
     try {
-      await store.beginCommit(config.lockTimeoutMs);
+      const { kept } = await store.beginCommit(config.lockTimeoutMs);
+      if (!kept) lockedSince = performance.now();
     } catch (err) {
       deferAll(group, err);
       return;
@@ -232,7 +249,12 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
       deferAll(group, err);
       return;
     } finally {
-      await store.endCommit();
+      // Messages already waiting are committed next under the same lock (no mkdir, rmdir and
+      // store checks in between), for at most KEEP_LOCK_MS at a time.
+      const keepLock = queue.length > 0 && performance.now() - lockedSince < KEEP_LOCK_MS;
+      // Let go after KEEP_LOCK_MS with messages still waiting: the next commit waits its turn.
+      turnDue = queue.length > 0 && !keepLock;
+      await store.endCommit({ keepLock });
     }
     group.forEach((job, i) => {
       const replies = results[i]!.map((r, k) => {
@@ -332,6 +354,10 @@ async function serveLmtp(opts: ServeOptions): Promise<number> {
     if (idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
     while (queue.length) {
       await (pg ? commitPg(queue.splice(0)) : commitGroup(queue.splice(0)));
+      if (turnDue) {
+        turnDue = false;
+        await new Promise((r) => setTimeout(r, LOCK_TURN_MS));
+      }
       if (!pg && store.journalBytes >= foldLimit(store.filePath)) await foldJournal('journal full');
     }
     committing = null;

@@ -580,7 +580,19 @@ export class Store {
    * failed commit) is read again before anything is decided, and what a killed process left
    * is cleaned up, as `open` does.
    */
-  async beginCommit(lockTimeoutMs: number): Promise<{ reloaded: boolean }> {
+  async beginCommit(lockTimeoutMs: number): Promise<{ reloaded: boolean; kept: boolean }> {
+    if (this.kept) {
+      this.kept = false;
+      // Held since the last commit: no other process can have changed the store meanwhile.
+      if (!this.compromised && this.held) {
+        this.folders.clear();
+        return { reloaded: false, kept: true };
+      }
+      // Lost meanwhile (stalled past the stale time): let go and take it again, as any commit does.
+      const held = this.held;
+      this.held = null;
+      await held?.release().catch(() => undefined);
+    }
     if (this.held) throw new Error('beginCommit: the lock is held already');
     this.compromised = null;
     await this.lock(`${this.file.path}.lock`, lockTimeoutMs);
@@ -609,19 +621,23 @@ export class Store {
         this.recover();
         this.recovered = true;
       }
-      return { reloaded };
+      return { reloaded, kept: false };
     } catch (err) {
       await this.endCommit();
       throw err;
     }
   }
 
+  /** serve: the lock was kept at the last endCommit for the commit that follows (beginCommit). */
+  private kept = false;
+
   /**
    * Ends what `beginCommit` began: after a failed commit, the files written for it are removed
-   * (as `release` does) and the store is read again at the next commit; the lock is released.
-   * The file stays open.
+   * (as `release` does) and the store is read again at the next commit; the lock is released,
+   * unless `keepLock` (serve: messages are waiting for the next commit at once) and the commit
+   * succeeded: then the next beginCommit goes on under it. The file stays open.
    */
-  async endCommit(): Promise<void> {
+  async endCommit(opts: { keepLock?: boolean } = {}): Promise<void> {
     if (this.dirty || this.blobs.length || this.replies.length || this.placed.length) {
       this.outOfDate = true;
       this.logLines = [];
@@ -630,6 +646,10 @@ export class Store {
       this.madeDirs.clear();
       this.dirty = false;
       await this.removeUncommitted();
+    }
+    if (opts.keepLock && !this.outOfDate && !this.compromised && this.held) {
+      this.kept = true;
+      return;
     }
     const held = this.held;
     this.held = null;

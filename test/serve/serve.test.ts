@@ -214,6 +214,38 @@ describe('m4me serve --lmtp', () => {
     expect(header.stamp).toMatchObject({ ino: String(st.ino), size: String(st.size) });
   });
 
+  test('a stream of deliveries keeps serve committing back to back: process beside it still gets the lock and is delivered, every 250 in the store once', async () => {
+    const s = setup({ lockTimeoutMs: 5000 });
+    const srv = await serve(s.args);
+    let stop = false;
+    let n = 0;
+    const answers: string[] = [];
+    // 24 connections (Postfix opens 20 by default), each sending its next message as soon as the
+    // last is answered: messages are always waiting when a commit ends.
+    const senders = Array.from({ length: 24 }, async () => {
+      while (!stop) {
+        const id = `storm-${++n}@widget.example`;
+        const r = await lmtpSend(srv.where, ELLEN, ['widget-it@mail.4me.com'], crlf(eml({ id, subject: `Storm ${n}` })));
+        answers.push(r.dataReplies[0] ?? r.error ?? '?');
+      }
+    });
+    await until(() => answers.length >= 40, 20000);
+    const t0 = Date.now();
+    const p = await runCli(['process', '--json', '--config', s.config, '--now', DEMO_NOW, '--recipient', 'widget-it@mail.4me.com'],
+      { stdin: eml({ id: 'beside@widget.example', subject: 'Beside the storm' }) });
+    const waited = Date.now() - t0;
+    stop = true;
+    await Promise.all(senders);
+    expect({ code: p.code, stderr: p.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(waited).toBeLessThan(5000);
+    expect(answers.every((a) => /^250 2\.0\.0 request_created /.test(a))).toBe(true);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+    const data = readStore(s.store);
+    expect(data.requests.filter((r) => r.subject === 'Beside the storm')).toHaveLength(1);
+    expect(data.requests.filter((r) => /^Storm \d+$/.test(r.subject))).toHaveLength(answers.length);
+  });
+
   test('store locked past lockTimeoutMs: 451 4.3.0, nothing applied; once free, delivered', async () => {
     const s = setup({ lockTimeoutMs: 300 });
     const srv = await serve(s.args);
