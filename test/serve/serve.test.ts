@@ -221,7 +221,8 @@ describe('m4me serve --lmtp', () => {
     let n = 0;
     const answers: string[] = [];
     // 24 connections (Postfix opens 20 by default), each sending its next message as soon as the
-    // last is answered: messages are always waiting when a commit ends.
+    // last is answered, so most commits find the next messages waiting and keep the lock. (The
+    // queue still runs dry now and then: this does not force serve's 2 s bound, KEEP_LOCK_MS.)
     const senders = Array.from({ length: 24 }, async () => {
       while (!stop) {
         const id = `storm-${++n}@widget.example`;
