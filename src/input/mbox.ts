@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { concatShared } from './slab.js';
 
 export interface MboxMessage {
   raw: Buffer;
@@ -90,7 +91,7 @@ export async function* splitMbox(stream: Readable | AsyncIterable<Buffer>, opts:
       const tail = pieces[pieces.length - 1]!;
       pieces[pieces.length - 1] = tail.subarray(0, tail.length - lastLen);
     }
-    const raw = Buffer.concat(pieces);
+    const raw = concatShared(pieces);
     ready.push({ raw, envelopeFrom: envelope ? envelopeSender(envelope) : undefined });
     pieces = [];
     lastLen = 0;

@@ -51,10 +51,16 @@ class ParseWorker {
   }
 
   send(id: number, raw: Buffer, envelopeSender: string | null, p: Pending): void {
-    const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
     if (!this.pending.size) this.worker.ref();
     this.pending.set(id, p);
-    this.worker.postMessage({ id, raw: copy, envelopeSender } satisfies ParseTask, [copy]);
+    // A message in shared memory (./../input/slab.ts) is read by the worker where it lies;
+    // any other is copied, and the copy moved.
+    if (raw.buffer instanceof SharedArrayBuffer) {
+      this.worker.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), envelopeSender } satisfies ParseTask);
+      return;
+    }
+    const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+    this.worker.postMessage({ id, raw: new Uint8Array(copy), envelopeSender } satisfies ParseTask, [copy]);
   }
 }
 

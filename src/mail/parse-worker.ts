@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { parseEmail, UnreadableMessageError } from './parse.js';
 
-export interface ParseTask { id: number; raw: ArrayBuffer; envelopeSender: string | null }
+export interface ParseTask { id: number; raw: Uint8Array; envelopeSender: string | null }
 export type ParseReply =
   | { id: number; email: unknown }
   | { id: number; error: string; unreadable: boolean };
@@ -33,7 +33,7 @@ function next(): void {
 }
 
 function parse(task: ParseTask): Promise<void> {
-  return parseEmail(Buffer.from(task.raw), task.envelopeSender).then(
+  return parseEmail(Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength), task.envelopeSender).then(
     (email) => {
       const transfer: ArrayBuffer[] = [];
       for (const a of email.attachments) {
