@@ -31,12 +31,35 @@ export function logLine(d: Decision, about: { from: string | null; subject: stri
   return `${JSON.stringify(line)}\n`;
 }
 
+/**
+ * Where appendLog encodes lines before writing them: one buffer kept from call to call. A
+ * batch's checkpoint appends ~4 MB of lines; joined into one string and encoded into a new
+ * buffer, they cost that much memory touched for the first time, twice (more for text outside
+ * Latin-1, which V8 keeps two bytes a character), which costs ~11 µs a page on this VM.
+ */
+const LOG_CHUNK = 1 << 20;
+let logChunk: Buffer | null = null;
+
 /** Appends lines and syncs them (a new log gets the store's mode, as every file beside it: it holds personal data). */
 export function appendLog(store: string, lines: string[]): void {
   if (!lines.length) return;
   const fd = openSync(logPath(store), 'a', fileMode());
   try {
-    writeSync(fd, lines.join(''));
+    const buf = (logChunk ??= Buffer.allocUnsafeSlow(LOG_CHUNK));
+    let used = 0;
+    const flush = () => {
+      for (let at = 0; at < used;) at += writeSync(fd, buf, at, used - at);
+      used = 0;
+    };
+    for (const line of lines) {
+      // A line that may not fit (3 bytes a UTF-16 unit at most) goes out on its own.
+      if (line.length * 3 > LOG_CHUNK - used) {
+        flush();
+        if (line.length * 3 > LOG_CHUNK) { writeSync(fd, line); continue; }
+      }
+      used += buf.write(line, used, 'utf8');
+    }
+    flush();
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);

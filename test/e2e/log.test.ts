@@ -4,10 +4,11 @@
  * never shows; compact bounds the ledger, the automatic replies and the log.
  */
 import { expect, test } from '@jest/globals';
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, demoStoreFile, eml, readStore, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { describeStores, testJsonOnly, testStore } from '../helpers/stores.js';
+import { isPgUrl } from '../../src/store/pg/url.js';
 
 const MBOX = join(ROOT, 'samples', 'demo.mbox');
 
@@ -45,6 +46,30 @@ describeStores('m4me log', () => {
     const shown = await runCli(['log', '--store', store, '--message-id', 'flaky@widget.example']);
     expect(shown.stdout.trim().split('\n')).toHaveLength(1);
     expect(statSync(`${store}.log`).mode & 0o777).toBe(0o640);
+  });
+});
+
+describeStores('m4me log of a batch', () => {
+  test('a batch whose log lines pass 1 MB, one of them 400 KB long: every line whole, in order', async () => {
+    const dir = tempDir();
+    const store = await testStore(dir);
+    const long = `Long ${'word '.repeat(80_000)}`;
+    let mbox = '';
+    for (let i = 0; i < 700; i++) {
+      mbox += `From a@b Thu Mar  5 00:00:00 2026\nFrom: ellen.brown@widget.example\nTo: widget-it@mail.4me.com\nSubject: ${i === 350 ? long : `msg ${i}`}\nMessage-ID: <lt-${i}@widget.example>\nDate: Thu, 05 Mar 2026 00:00:00 +0000\n\nHello ${i}\n\n`;
+    }
+    const input = join(dir, 'in.mbox');
+    writeFileSync(input, mbox);
+    expect((await runCli(['process', '--quiet', '--store', store, '--now', DEMO_NOW, input])).code).toBe(0);
+    const all = await runCli(['log', '--json', '--store', store]);
+    const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_id: string; subject: string });
+    expect(rows.map((r) => r.message_id)).toEqual(Array.from({ length: 700 }, (_, i) => `lt-${i}@widget.example`));
+    expect(rows[350]!.subject).toBe(long.trim());
+    // The JSON store's log file itself: the lines in the order they were committed.
+    if (!isPgUrl(store)) {
+      const lines = readFileSync(`${store}.log`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { message_id: string });
+      expect(lines.map((l) => l.message_id)).toEqual(rows.map((r) => r.message_id));
+    }
   });
 });
 
