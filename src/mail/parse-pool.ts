@@ -53,7 +53,7 @@ class ParseWorker {
   send(id: number, raw: Buffer, envelopeSender: string | null, p: Pending): void {
     if (!this.pending.size) this.worker.ref();
     this.pending.set(id, p);
-    // A message in shared memory (./../input/slab.ts) is read by the worker where it lies;
+    // A message in shared memory (../input/slab.ts) is read by the worker where it lies;
     // any other is copied, and the copy moved.
     if (raw.buffer instanceof SharedArrayBuffer) {
       this.worker.postMessage({ id, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), envelopeSender } satisfies ParseTask);
