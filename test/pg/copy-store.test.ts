@@ -54,12 +54,12 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
 
     const fresh = pgc().createDatabase('freshdemo');
     const init = ok(await runCli(['init', '--demo', '--store', fresh]));
-    expect(init.stdout).toMatch(/created schema version 2; demo store/);
+    expect(init.stdout).toMatch(/created schema version 3; demo store/);
     expect(init.stdout).not.toContain(pgc().password);
     ok(await runCli(['copy-store', fresh, join(dir, 'fresh.json'), '--quiet']));
     expect(readFileSync(join(dir, 'fresh.json')).equals(readFileSync(file))).toBe(true);
     // init again: the schema is up to date, the content left alone; --demo on content needs --force.
-    expect(ok(await runCli(['init', '--store', fresh])).stdout).toMatch(/schema version 2 is up to date$/m);
+    expect(ok(await runCli(['init', '--store', fresh])).stdout).toMatch(/schema version 3 is up to date$/m);
     const again = await runCli(['init', '--demo', '--store', fresh]);
     expect(again.code).toBe(64);
     expect(again.stderr).toMatch(/^5\.5\.4 m4me: .*already has content \(use --force/);
@@ -117,7 +117,7 @@ describePg('copy-store and init with a PostgreSQL store', (pgc) => {
     const good = c.createDatabase('checked');
     ok(await runCli(['init', '--demo', '--store', good, '--quiet']));
     const cases: [string, number, RegExp][] = [
-      [good, 0, /✓ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+ \(schema version 2, \d+ accounts\)/],
+      [good, 0, /✓ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+ \(schema version 3, \d+ accounts\)/],
       [`postgresql://m4me:Secret-Nowhere@/m4me?host=${encodeURIComponent(mkdtempSync('/tmp/m4me-nopg-'))}`, 78, /✗ store postgresql:\/\/m4me:\*\*\*@\/m4me\?host=\S+: cannot reach the server/],
       [c.urlOf('checked', 'Wrong-Secret-pw'), 78, /✗ store postgresql:\/\/postgres:\*\*\*@\/checked\?host=\S+: login refused \(wrong password\)/],
       [c.urlOf('postgres'), 78, /✗ store postgresql:\/\/postgres:\*\*\*@\/postgres\?host=\S+: no m4me schema in this database \(create it with m4me init/],

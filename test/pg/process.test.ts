@@ -7,6 +7,7 @@
  * run changes nothing; an unreachable server or a missing schema is one line and 75.
  */
 import { beforeAll, expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CONFIG } from '../decisions/cases.js';
@@ -217,21 +218,53 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(shown.stdout).toContain('Large printer log');
   });
 
-  test('a schema one version older (before the delivery log): process says to upgrade, init upgrades it, then it works', async () => {
+  test('a schema one version older (btree indexes on subject, source and event keys): process says to upgrade, init upgrades it, then a long subject works', async () => {
     const c = pgc();
     const old = c.createDatabase('older');
     ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), old, '--quiet']));
-    // What a store made by the previous m4me looks like: schema version 1, no delivery log table.
-    c.psql('DROP TABLE m4me_delivery_log; DELETE FROM m4me_schema WHERE version = 2;', 'older');
+    // What a store made by the previous m4me looks like: schema version 2, the lookups of
+    // records by subject, source and event through btree indexes.
+    c.psql(`DELETE FROM m4me_schema WHERE version = 3;
+      DROP INDEX m4me_records_source; CREATE INDEX m4me_records_source ON m4me_records (type, source, source_id) WHERE source_id IS NOT NULL;
+      DROP INDEX m4me_records_event; CREATE INDEX m4me_records_event ON m4me_records (event_key, created_at) WHERE type = 'request';
+      DROP INDEX m4me_records_subject; CREATE INDEX m4me_records_subject ON m4me_records (subject_key) WHERE type = 'request';`, 'older');
     const d = tempDir();
     const config = join(d, 'm4me.json');
     writeFileSync(config, JSON.stringify(CONFIG));
     const eml = join(ROOT, 'samples', '01-end-user-request.eml');
     const refused = await runCli(['process', '--config', config, '--store', old, '--now', DEMO_NOW, eml]);
     expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 75, stdout: '' });
-    expect(refused.stderr).toMatch(/^4\.3\.5 m4me: store \S+: schema version 1 is older than this m4me \(2\); upgrade it with m4me init --store URL\n$/);
+    expect(refused.stderr).toMatch(/^4\.3\.5 m4me: store \S+: schema version 2 is older than this m4me \(3\); upgrade it with m4me init --store URL\n$/);
     const init = ok('init', await runCli(['init', '--store', old]));
-    expect(init.stdout).toMatch(/upgraded schema 1 → 2/);
+    expect(init.stdout).toMatch(/upgraded schema 2 → 3/);
+    const indexes = c.psql("SELECT indexname || ' ' || indexdef FROM pg_indexes WHERE indexname IN ('m4me_records_source', 'm4me_records_event', 'm4me_records_subject') ORDER BY 1", 'older');
+    expect(indexes.match(/USING hash/g)).toHaveLength(3);
+    // A subject no btree entry can hold (it does not compress).
+    const subject = Array.from({ length: 200 }, (_, i) => createHash('sha256').update(`s${i}`).digest('hex')).join(' ');
+    const long = join(d, 'long.eml');
+    writeFileSync(long, readFileSync(eml, 'utf8').replace(/^Subject: .*$/m, `Subject: ${subject}`).replace(/^Message-ID: .*$/m, 'Message-ID: <long-subject@widget.example>'));
+    const r = ok('process', await runCli(['process', '--json', '--config', config, '--store', old, '--now', DEMO_NOW, long]));
+    expect(r.stdout).toMatch(/"outcome":"request_created"/);
+  });
+
+  test('a schema two versions older (before the delivery log): init upgrades it to this one, then it works', async () => {
+    const c = pgc();
+    const old = c.createDatabase('oldest');
+    ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), old, '--quiet']));
+    // Schema version 1: no delivery log table (and the btree indexes of version 2).
+    c.psql(`DROP TABLE m4me_delivery_log; DELETE FROM m4me_schema WHERE version >= 2;
+      DROP INDEX m4me_records_source; CREATE INDEX m4me_records_source ON m4me_records (type, source, source_id) WHERE source_id IS NOT NULL;
+      DROP INDEX m4me_records_event; CREATE INDEX m4me_records_event ON m4me_records (event_key, created_at) WHERE type = 'request';
+      DROP INDEX m4me_records_subject; CREATE INDEX m4me_records_subject ON m4me_records (subject_key) WHERE type = 'request';`, 'oldest');
+    const d = tempDir();
+    const config = join(d, 'm4me.json');
+    writeFileSync(config, JSON.stringify(CONFIG));
+    const eml = join(ROOT, 'samples', '01-end-user-request.eml');
+    const refused = await runCli(['process', '--config', config, '--store', old, '--now', DEMO_NOW, eml]);
+    expect(refused.code).toBe(75);
+    expect(refused.stderr).toMatch(/schema version 1 is older than this m4me \(3\)/);
+    const init = ok('init', await runCli(['init', '--store', old]));
+    expect(init.stdout).toMatch(/upgraded schema 1 → 3/);
     ok('process', await runCli(['process', '--json', '--config', config, '--store', old, '--now', DEMO_NOW, eml]));
     const log = ok('log', await runCli(['log', '--json', '--explain', '--config', config, '--store', old]));
     expect(log.stdout).toMatch(/"outcome":"request_created".*"trace":\[\{/);

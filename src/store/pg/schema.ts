@@ -72,6 +72,18 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE m4me_delivery_log (pos bigserial PRIMARY KEY, key text NOT NULL, at timestamptz NOT NULL, line json NOT NULL);
   CREATE INDEX m4me_delivery_log_key ON m4me_delivery_log (key);
   `,
+  `
+  -- A subject, a #source or #sourceID value, a #ci: text from mail, of any length. A btree
+  -- entry may not pass ~2,700 bytes (SQLSTATE 54000), so a request with a longer one could
+  -- not be inserted and its message was deferred for ever. A hash index keeps a hash of the
+  -- value, whatever its length; these lookups only ever ask for equality.
+  DROP INDEX m4me_records_source;
+  CREATE INDEX m4me_records_source ON m4me_records USING hash (source_id) WHERE source_id IS NOT NULL;
+  DROP INDEX m4me_records_event;
+  CREATE INDEX m4me_records_event ON m4me_records USING hash (event_key) WHERE type = 'request';
+  DROP INDEX m4me_records_subject;
+  CREATE INDEX m4me_records_subject ON m4me_records USING hash (subject_key) WHERE type = 'request';
+  `,
 ];
 
 /** The schema version this code reads and writes. */

@@ -1,0 +1,62 @@
+/**
+ * Long values from mail are data like any other: a subject, parameter values or an address of
+ * thousands of characters are decided and stored (or refused for what they are), never a
+ * temporary failure. A PostgreSQL btree index refuses an entry of more than ~2,700 bytes
+ * (SQLSTATE 54000): a store that indexes such a value must not make the message a 75 that the
+ * MTA retries for days, nor stop every batch holding it.
+ */
+import { expect, test } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { DEMO_NOW, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
+import { describeStores, testStore } from '../helpers/stores.js';
+
+/** Text that does not compress (PostgreSQL compresses a value before it indexes it). */
+function noise(chars: number, seed: string): string {
+  let out = '';
+  for (let i = 0; out.length < chars; i++) out += createHash('sha256').update(`${seed}${i}`).digest('base64').replace(/[+/=]/g, 'x');
+  return out.slice(0, chars);
+}
+
+const deliver = (store: string, mail: string) => runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: mail });
+
+describeStores('long values from mail', () => {
+  test('a subject of 6,000 characters: the request is created (twice the same: one request)', async () => {
+    const store = await testStore(tempDir());
+    const subject = `Printer ${noise(6000, 'subject')}`;
+    const first = await deliver(store, eml({ id: 'long-subject-1@widget.example', subject }));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(jsonLines(first.stdout)[0]!.outcome).toBe('request_created');
+    const created = readStore(store).requests.filter((r) => r.subject === subject);
+    expect(created).toHaveLength(1);
+  });
+
+  test('parameter values of 4,000 characters from a monitoring tool (#source, #sourceID, #ci): created, then matched by them', async () => {
+    const store = await testStore(tempDir());
+    const source = `Nagios${noise(4000, 'source')}`;
+    const sourceId = `id-${noise(4000, 'source-id')}`;
+    const ci = `CMP${noise(4000, 'ci')}`;
+    const alert = (id: string, subject: string) => eml({ from: 'Nagios <nagios@monitoring.widget.example>', id, subject },
+      `#source: ${source}\n#sourceID: ${sourceId}\n#ci: ${ci}\n\nHost core-switch-1 is DOWN.\n`);
+    const first = await deliver(store, alert('long-param-1@monitoring.widget.example', 'PROBLEM: core-switch-1 is DOWN'));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const created = jsonLines(first.stdout)[0]!;
+    expect(created.outcome).toBe('request_created');
+    // The same source and sourceID again: a note on that request, found through them.
+    const second = await deliver(store, alert('long-param-2@monitoring.widget.example', 'RECOVERY: core-switch-1 is UP'));
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(0);
+    const matched = jsonLines(second.stdout)[0]!;
+    expect(matched.outcome).toBe('note_added');
+    expect(matched.record).toEqual(created.record);
+  });
+
+  test('a To address of 3,000 characters at the mail domain: decided (no account has it), not deferred', async () => {
+    const store = await testStore(tempDir());
+    const to = `${noise(3000, 'to').toLowerCase()}@mail.4me.com`;
+    const run = await deliver(store, eml({ id: 'long-to@widget.example', to }));
+    expect(run.code).not.toBe(75);
+    expect(run.stderr).not.toMatch(/4\.\d\.\d/);
+  });
+});
