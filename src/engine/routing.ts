@@ -14,6 +14,12 @@ interface Resolved { account: Account; team: Team | null; via: string }
 /** The inbound address the message was sent to: the envelope's, else the first of the headers'. */
 export function chooseRecipient(email: InboundEmail, policy: Policy, view: StoreView, trace: Trace): string {
   if (policy.envelopeRecipient) {
+    // As a header's: it becomes the ledger key and a reply's From:, and an MTA (or whoever
+    // feeds m4me) may pass anything. Not an address: the message has no inbound address.
+    if (!isAddrSpec(policy.envelopeRecipient)) {
+      trace.add('routing.recipient', 'ignored', `envelope recipient ${JSON.stringify(policy.envelopeRecipient.slice(0, 80))}${policy.envelopeRecipient.length > 80 ? ` (${policy.envelopeRecipient.length} characters)` : ''} is not an email address`);
+      return '';
+    }
     trace.add('routing.recipient', 'applied', `envelope recipient ${policy.envelopeRecipient}`);
     return policy.envelopeRecipient;
   }

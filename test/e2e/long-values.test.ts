@@ -59,4 +59,18 @@ describeStores('long values from mail', () => {
     expect(run.code).not.toBe(75);
     expect(run.stderr).not.toMatch(/4\.\d\.\d/);
   });
+
+  test('an envelope recipient of 3,000 characters at the mail domain (--recipient): not an address, rejected, never kept whole', async () => {
+    const store = await testStore(tempDir());
+    const to = `${noise(3000, 'rcpt').toLowerCase()}@mail.4me.com`;
+    const run = await runCli(['process', '--json', '--store', store, '--now', DEMO_NOW, '--recipient', to], { stdin: eml({ id: 'long-rcpt@widget.example' }) });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const r = jsonLines(run.stdout)[0]!;
+    expect({ outcome: r.outcome, rule: r.rule }).toEqual({ outcome: 'rejected', rule: 'reject.unknown_address' });
+    expect(r.trace[0]).toEqual({ rule: 'routing.recipient', result: 'ignored', detail: expect.stringMatching(/^envelope recipient "[0-9a-z]{80}" \(3013 characters\) is not an email address$/) });
+    const ledger = readStore(store).inbound.filter((e) => e.message_id === 'long-rcpt@widget.example');
+    expect(ledger).toHaveLength(1);
+    expect(JSON.stringify(ledger[0]).length).toBeLessThan(1000);
+  });
 });

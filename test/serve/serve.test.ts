@@ -70,6 +70,21 @@ describe('m4me serve --lmtp', () => {
     expect(existsSync(s.socket)).toBe(false);
   });
 
+  // smtp-server refuses it at RCPT (its address syntax); \`process\` rejects it as no inbound
+  // address (test/e2e/long-values.test.ts). Either way it never becomes a ledger key.
+  test('a RCPT that is not an address (3,000 characters at the mail domain): refused at RCPT, not echoed; the other recipient delivered', async () => {
+    const s = setup();
+    const srv = await serve(s.args);
+    const long = `${'a'.repeat(3000)}@mail.4me.com`;
+    const sent = await lmtpSend(srv.where, ELLEN, [long, 'widget-it@mail.4me.com'], crlf(eml({ id: 'long-rcpt@widget.example' })));
+    expect(sent.rejected).toEqual([long]);
+    expect(sent.lines).toContainEqual(expect.stringMatching(/^501 .*recipient address syntax/));
+    expect(sent.lines.join('\n')).not.toContain('aaaaaaaaaa');
+    expect(sent.dataReplies).toEqual(['250 2.0.0 request_created request 100042 (create.new_request)']);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toBe(0);
+  });
+
   test('SIZE is maxMessageBytes: a bigger message is refused (552) and nothing is applied; unreadable mail: 554 5.6.0, quarantined', async () => {
     const s = setup({ maxMessageBytes: 3000 });
     const srv = await serve(s.args);
