@@ -3,6 +3,8 @@ import type { Trace } from './trace.js';
 import type { StoreView } from './types.js';
 import { accountScope } from './scope.js';
 
+const MAX_ADDRESS_OCTETS = 254;
+
 export type SenderResult =
   | { ok: true; person: Person; created: boolean }
   | { ok: false; reason: string };
@@ -43,6 +45,13 @@ export function findSender(
   }
   if (!account.email_policy.auto_create_people) {
     const why = `no person in ${accounts.join(' or ')} has the address ${address}, and the account does not create people`;
+    trace.add(`${rule}.auto_create`, 'skipped', why);
+    return { ok: false, reason: why };
+  }
+  // A person's address is a lookup key of the store (a PostgreSQL btree refuses one past
+  // ~2,700 bytes) and one mail must be able to reach: RFC 5321 allows 254 octets.
+  if (Buffer.byteLength(address) > MAX_ADDRESS_OCTETS) {
+    const why = `the From address ${JSON.stringify(address.slice(0, 80))}… is longer than the ${MAX_ADDRESS_OCTETS} octets an email address may have`;
     trace.add(`${rule}.auto_create`, 'skipped', why);
     return { ok: false, reason: why };
   }

@@ -52,6 +52,17 @@ describeStores('long values from mail', () => {
     expect(matched.record).toEqual(created.record);
   });
 
+  test('a From address of 3,000 characters to an account that creates people: decided, not deferred', async () => {
+    const store = await testStore(tempDir(), (d) => { d.accounts.find((a) => a.id === 'widget-it')!.email_policy.auto_create_people = true; });
+    const from = `${noise(3000, 'from').toLowerCase()}@widget.example`;
+    const run = await deliver(store, eml({ id: 'long-from@widget.example', from: `Someone <${from}>` }));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const r = jsonLines(run.stdout)[0]!;
+    expect(JSON.stringify(readStore(store).people).includes(from)).toBe(false);
+    expect(r.outcome).toBe('rejected');
+  });
+
   test('a To address of 3,000 characters at the mail domain: decided (no account has it), not deferred', async () => {
     const store = await testStore(tempDir());
     const to = `${noise(3000, 'to').toLowerCase()}@mail.4me.com`;
