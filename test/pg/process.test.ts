@@ -218,20 +218,28 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
     expect(shown.stdout).toContain('Large printer log');
   });
 
-  test('a schema one version older (btree indexes on subject, source and event keys): process says to upgrade, init upgrades it, then a long subject works', async () => {
+  /**
+   * A demo store as an older m4me left it: `undo` takes the newer migrations back (the rows
+   * in m4me_schema and what they made). Returns the store, a configuration and a message.
+   */
+  const olderStore = async (name: string, undo: string) => {
     const c = pgc();
-    const old = c.createDatabase('older');
+    const old = c.createDatabase(name);
     ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), old, '--quiet']));
-    // What a store made by the previous m4me looks like: schema version 2, the lookups of
-    // records by subject, source and event through btree indexes.
-    c.psql(`DELETE FROM m4me_schema WHERE version = 3;
-      DROP INDEX m4me_records_source; CREATE INDEX m4me_records_source ON m4me_records (type, source, source_id) WHERE source_id IS NOT NULL;
-      DROP INDEX m4me_records_event; CREATE INDEX m4me_records_event ON m4me_records (event_key, created_at) WHERE type = 'request';
-      DROP INDEX m4me_records_subject; CREATE INDEX m4me_records_subject ON m4me_records (subject_key) WHERE type = 'request';`, 'older');
+    c.psql(undo, name);
     const d = tempDir();
     const config = join(d, 'm4me.json');
     writeFileSync(config, JSON.stringify(CONFIG));
-    const eml = join(ROOT, 'samples', '01-end-user-request.eml');
+    return { c, old, d, config, eml: join(ROOT, 'samples', '01-end-user-request.eml') };
+  };
+  // Schema version 3 made these hash indexes; before, they were btree indexes.
+  const BTREE_INDEXES = `
+    DROP INDEX m4me_records_source; CREATE INDEX m4me_records_source ON m4me_records (type, source, source_id) WHERE source_id IS NOT NULL;
+    DROP INDEX m4me_records_event; CREATE INDEX m4me_records_event ON m4me_records (event_key, created_at) WHERE type = 'request';
+    DROP INDEX m4me_records_subject; CREATE INDEX m4me_records_subject ON m4me_records (subject_key) WHERE type = 'request';`;
+
+  test('a schema one version older (btree indexes on subject, source and event keys): process says to upgrade, init upgrades it, then a long subject works', async () => {
+    const { c, old, d, config, eml } = await olderStore('older', `DELETE FROM m4me_schema WHERE version = 3; ${BTREE_INDEXES}`);
     const refused = await runCli(['process', '--config', config, '--store', old, '--now', DEMO_NOW, eml]);
     expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 75, stdout: '' });
     expect(refused.stderr).toMatch(/^4\.3\.5 m4me: store \S+: schema version 2 is older than this m4me \(3\); upgrade it with m4me init --store URL\n$/);
@@ -248,18 +256,7 @@ describePg('process, show and list on a PostgreSQL store', (pgc) => {
   });
 
   test('a schema two versions older (before the delivery log): init upgrades it to this one, then it works', async () => {
-    const c = pgc();
-    const old = c.createDatabase('oldest');
-    ok('copy-store', await runCli(['copy-store', demoStoreFile(tempDir()), old, '--quiet']));
-    // Schema version 1: no delivery log table (and the btree indexes of version 2).
-    c.psql(`DROP TABLE m4me_delivery_log; DELETE FROM m4me_schema WHERE version >= 2;
-      DROP INDEX m4me_records_source; CREATE INDEX m4me_records_source ON m4me_records (type, source, source_id) WHERE source_id IS NOT NULL;
-      DROP INDEX m4me_records_event; CREATE INDEX m4me_records_event ON m4me_records (event_key, created_at) WHERE type = 'request';
-      DROP INDEX m4me_records_subject; CREATE INDEX m4me_records_subject ON m4me_records (subject_key) WHERE type = 'request';`, 'oldest');
-    const d = tempDir();
-    const config = join(d, 'm4me.json');
-    writeFileSync(config, JSON.stringify(CONFIG));
-    const eml = join(ROOT, 'samples', '01-end-user-request.eml');
+    const { old, config, eml } = await olderStore('oldest', `DROP TABLE m4me_delivery_log; DELETE FROM m4me_schema WHERE version >= 2; ${BTREE_INDEXES}`);
     const refused = await runCli(['process', '--config', config, '--store', old, '--now', DEMO_NOW, eml]);
     expect(refused.code).toBe(75);
     expect(refused.stderr).toMatch(/schema version 1 is older than this m4me \(3\)/);
