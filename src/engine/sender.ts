@@ -51,7 +51,7 @@ export function findSender(
   // A person's address is a lookup key of the store (a PostgreSQL btree refuses one past
   // ~2,700 bytes) and one mail must be able to reach: RFC 5321 allows 254 octets.
   if (Buffer.byteLength(address) > MAX_ADDRESS_OCTETS) {
-    const why = `the From address ${JSON.stringify(address.slice(0, 80))}… is longer than the ${MAX_ADDRESS_OCTETS} octets an email address may have`;
+    const why = `the From address ${JSON.stringify(address.slice(0, 80))}${address.length > 80 ? '…' : ''} is longer than the ${MAX_ADDRESS_OCTETS} octets an email address may have`;
     trace.add(`${rule}.auto_create`, 'skipped', why);
     return { ok: false, reason: why };
   }
