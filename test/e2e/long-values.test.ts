@@ -2,8 +2,9 @@
  * Long values from mail are data like any other: a subject, parameter values or an address of
  * thousands of characters are decided and stored (or refused for what they are), never a
  * temporary failure. A PostgreSQL btree index refuses an entry of more than ~2,700 bytes
- * (SQLSTATE 54000): a store that indexes such a value must not make the message a 75 that the
- * MTA retries for days, nor stop every batch holding it.
+ * (SQLSTATE 54000), and PostgreSQL text cannot hold U+0000 (22021): a store that keeps such a
+ * value in a column must not make the message a 75 that the MTA retries for days, nor stop
+ * every batch holding it.
  */
 import { expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
@@ -83,5 +84,23 @@ describeStores('long values from mail', () => {
     const ledger = readStore(store).inbound.filter((e) => e.message_id === 'long-rcpt@widget.example');
     expect(ledger).toHaveLength(1);
     expect(JSON.stringify(ledger[0]).length).toBeLessThan(1000);
+  });
+});
+
+describeStores('U+0000 in values from mail', () => {
+  test('#source and #sourceID with a NUL (quoted-printable =00): created, then matched by them; a NUL in the From name and the body', async () => {
+    const store = await testStore(tempDir());
+    const alert = (id: string, subject: string) => eml({ from: '=?utf-8?q?Nag=00ios?= <nagios@monitoring.widget.example>', id, subject, headers: ['Content-Transfer-Encoding: quoted-printable'] },
+      '#source: Nag=00ios\n#sourceID: id=00-7790\n\nHost core-switch-1 is DOWN =00 now.\n');
+    const first = await deliver(store, alert('nul-1@monitoring.widget.example', 'PROBLEM: core-switch-1 is DOWN'));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const created = jsonLines(first.stdout)[0]!;
+    expect(created.outcome).toBe('request_created');
+    const second = await deliver(store, alert('nul-2@monitoring.widget.example', 'RECOVERY: core-switch-1 is UP'));
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(0);
+    const matched = jsonLines(second.stdout)[0]!;
+    expect({ outcome: matched.outcome, rule: matched.rule, record: matched.record }).toEqual({ outcome: 'note_added', rule: 'match.source_sourceID', record: created.record });
   });
 });

@@ -22,8 +22,19 @@ const REFERENCE: readonly Collection[] = [
   'teams', 'organizations', 'service_instances', 'first_line_support_agreements', 'workflow_templates', 'request_templates',
 ];
 
-export const lower = (s: unknown) => (typeof s === 'string' ? s : '').trim().toLowerCase();
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLSTATE 22021), and mail can carry one (a quoted-printable
+ * `=00` in a #sourceID, say): in a column or a lookup's parameter it becomes U+FFFD, the same way
+ * on both sides, so the lookup still finds the row. The row's JSON (`doc`) keeps the value as it
+ * was (`\u0000` is escaped there).
+ */
+export const pgText = (s: string): string => (s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s);
+/** A query parameter made storable: strings (and arrays of them) through pgText. */
+export const pgParam = (v: unknown): unknown =>
+  typeof v === 'string' ? pgText(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? pgText(x) : x)) : v;
+
+export const lower = (s: unknown) => pgText((typeof s === 'string' ? s : '').trim().toLowerCase());
+const str = (v: unknown): string | null => (typeof v === 'string' ? pgText(v) : null);
 const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
 const time = (v: unknown): string | null => {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;

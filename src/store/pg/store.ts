@@ -47,7 +47,7 @@ import { outboxFileName, outboxMessageId, renderOutgoing } from '../outbox.js';
 import { ARRAY_COLLECTIONS, type Person, type StoreData } from '../schema.js';
 import { collectionProblems } from '../validate.js';
 import { openPool, pgFailure, type PgDb } from './connect.js';
-import { type Collection, lower, tableOf } from './rows.js';
+import { type Collection, lower, pgParam, tableOf } from './rows.js';
 import { checkSchema } from './schema.js';
 import { WRITER_AFTER, WriterThread } from '../writer.js';
 import { type IdKind, type Lookup, lookupKey, MissView } from './view.js';
@@ -536,7 +536,7 @@ export class PgStore implements MailStore {
   private async fetch(c: pg.PoolClient, view: MissView, lookups: Lookup[]): Promise<void> {
     if (!lookups.length) return;
     const params: unknown[] = [];
-    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    const p = (v: unknown) => { params.push(pgParam(v)); return `$${params.length}`; };
     const list = (from: string, where: string) => `(SELECT coalesce(json_agg(doc ORDER BY pos), '[]'::json) FROM ${from} WHERE ${where})`;
     const cols = lookups.map((l, i) => {
       let sql: string;
@@ -590,7 +590,7 @@ export class PgStore implements MailStore {
    */
   private async write(c: pg.PoolClient, d: Decision, view: MissView, check: Partial<Record<IdKind, number>>, line: string | null): Promise<void> {
     const params: unknown[] = [];
-    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    const p = (v: unknown) => { params.push(pgParam(v)); return `$${params.length}`; };
     const writes: string[] = [];
     const insert = (collection: Collection, rows: object[], attempt = 0) => {
       if (!rows.length) return;
