@@ -20,6 +20,20 @@ function noise(chars: number, seed: string): string {
 
 const deliver = (store: string, mail: string) => runCli(['process', '--json', '--store', store, '--now', DEMO_NOW], { stdin: mail });
 
+/** An alert creates a request; the next one with the same #source and #sourceID is a note on it, found through them. */
+async function createdThenMatched(store: string, alert: (id: string, subject: string) => string, name: string): Promise<void> {
+  const first = await deliver(store, alert(`${name}-1@monitoring.widget.example`, 'PROBLEM: core-switch-1 is DOWN'));
+  expect(first.stderr).toBe('');
+  expect(first.code).toBe(0);
+  const created = jsonLines(first.stdout)[0]!;
+  expect(created.outcome).toBe('request_created');
+  const second = await deliver(store, alert(`${name}-2@monitoring.widget.example`, 'RECOVERY: core-switch-1 is UP'));
+  expect(second.stderr).toBe('');
+  expect(second.code).toBe(0);
+  const matched = jsonLines(second.stdout)[0]!;
+  expect({ outcome: matched.outcome, rule: matched.rule, record: matched.record }).toEqual({ outcome: 'note_added', rule: 'match.source_sourceID', record: created.record });
+}
+
 describeStores('long values from mail', () => {
   test('a subject of 6,000 characters: the request is created (twice the same: one request)', async () => {
     const store = await testStore(tempDir());
@@ -39,18 +53,7 @@ describeStores('long values from mail', () => {
     const ci = `CMP${noise(4000, 'ci')}`;
     const alert = (id: string, subject: string) => eml({ from: 'Nagios <nagios@monitoring.widget.example>', id, subject },
       `#source: ${source}\n#sourceID: ${sourceId}\n#ci: ${ci}\n\nHost core-switch-1 is DOWN.\n`);
-    const first = await deliver(store, alert('long-param-1@monitoring.widget.example', 'PROBLEM: core-switch-1 is DOWN'));
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    const created = jsonLines(first.stdout)[0]!;
-    expect(created.outcome).toBe('request_created');
-    // The same source and sourceID again: a note on that request, found through them.
-    const second = await deliver(store, alert('long-param-2@monitoring.widget.example', 'RECOVERY: core-switch-1 is UP'));
-    expect(second.stderr).toBe('');
-    expect(second.code).toBe(0);
-    const matched = jsonLines(second.stdout)[0]!;
-    expect(matched.outcome).toBe('note_added');
-    expect(matched.record).toEqual(created.record);
+    await createdThenMatched(store, alert, 'long-param');
   });
 
   test('a From address of 3,000 characters to an account that creates people: decided, not deferred', async () => {
@@ -92,15 +95,6 @@ describeStores('U+0000 in values from mail', () => {
     const store = await testStore(tempDir());
     const alert = (id: string, subject: string) => eml({ from: '=?utf-8?q?Nag=00ios?= <nagios@monitoring.widget.example>', id, subject, headers: ['Content-Transfer-Encoding: quoted-printable'] },
       '#source: Nag=00ios\n#sourceID: id=00-7790\n\nHost core-switch-1 is DOWN =00 now.\n');
-    const first = await deliver(store, alert('nul-1@monitoring.widget.example', 'PROBLEM: core-switch-1 is DOWN'));
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    const created = jsonLines(first.stdout)[0]!;
-    expect(created.outcome).toBe('request_created');
-    const second = await deliver(store, alert('nul-2@monitoring.widget.example', 'RECOVERY: core-switch-1 is UP'));
-    expect(second.stderr).toBe('');
-    expect(second.code).toBe(0);
-    const matched = jsonLines(second.stdout)[0]!;
-    expect({ outcome: matched.outcome, rule: matched.rule, record: matched.record }).toEqual({ outcome: 'note_added', rule: 'match.source_sourceID', record: created.record });
+    await createdThenMatched(store, alert, 'nul');
   });
 });
