@@ -1,9 +1,8 @@
+import { MAX_ADDRESS_LENGTH } from '../mail/header-values.js';
 import type { Account, Person } from '../store/schema.js';
 import type { Trace } from './trace.js';
 import type { StoreView } from './types.js';
 import { accountScope } from './scope.js';
-
-const MAX_ADDRESS_OCTETS = 254;
 
 export type SenderResult =
   | { ok: true; person: Person; created: boolean }
@@ -50,8 +49,8 @@ export function findSender(
   }
   // A person's address is a lookup key of the store (a PostgreSQL btree refuses one past
   // ~2,700 bytes) and one mail must be able to reach: RFC 5321 allows 254 octets.
-  if (Buffer.byteLength(address) > MAX_ADDRESS_OCTETS) {
-    const why = `the From address ${JSON.stringify(address.slice(0, 80))}${address.length > 80 ? '…' : ''} is longer than the ${MAX_ADDRESS_OCTETS} octets an email address may have`;
+  if (Buffer.byteLength(address) > MAX_ADDRESS_LENGTH) {
+    const why = `the From address ${JSON.stringify(address.slice(0, 80))}${address.length > 80 ? '…' : ''} is longer than the ${MAX_ADDRESS_LENGTH} octets an email address may have`;
     trace.add(`${rule}.auto_create`, 'skipped', why);
     return { ok: false, reason: why };
   }

@@ -9,8 +9,11 @@ const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
 const ADDR_SPEC = new RegExp(`^${ATEXT}(?:\\.${ATEXT})*@(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9A-Fa-f:.]+\\])$`);
 
+/** The longest address there is (RFC 5321's path limit, less its angle brackets). */
+export const MAX_ADDRESS_LENGTH = 254;
+
 export function isAddrSpec(address: string): boolean {
-  return address.length <= 254 && ADDR_SPEC.test(address);
+  return address.length <= MAX_ADDRESS_LENGTH && ADDR_SPEC.test(address);
 }
 
 /**

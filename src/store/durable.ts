@@ -122,12 +122,13 @@ export async function makeDurable(files: TempFile[], dirs: Set<string>, place: (
     place();
     if (await syncFileSystems([...dirs])) return;
   }
+  const syncFiles = () => Promise.all(files.map((f) => syncPath(f.placed ? f.path : f.tmp, true)));
   if (opts.together) {
     place();
-    await Promise.all([...files.map((f) => syncPath(f.placed ? f.path : f.tmp, true)), syncDirs(dirs)]);
+    await Promise.all([syncFiles(), syncDirs(dirs)]);
     return;
   }
-  await Promise.all(files.map((f) => syncPath(f.placed ? f.path : f.tmp, true)));
+  await syncFiles();
   place();
   await syncDirs(dirs);
 }

@@ -564,9 +564,7 @@ export class Store {
     if (this.held && !this.compromised) this.file.saveIndex(() => this.index.saveLookups());
     this.file.close();
     this.journal?.close();
-    const held = this.held;
-    this.held = null;
-    if (held) await held.release().catch(() => undefined);
+    await this.letGoLock();
   }
   /** serve: the memory holds changes the file never got (a failed commit): read it again. */
   private outOfDate = false;
@@ -589,9 +587,7 @@ export class Store {
         return { reloaded: false, kept: true };
       }
       // Lost meanwhile (stalled past the stale time): let go and take it again, as any commit does.
-      const held = this.held;
-      this.held = null;
-      await held?.release().catch(() => undefined);
+      await this.letGoLock();
     }
     if (this.held) throw new Error('beginCommit: the lock is held already');
     this.compromised = null;
@@ -631,6 +627,13 @@ export class Store {
   /** serve: the lock was kept at the last endCommit for the commit that follows (beginCommit). */
   private kept = false;
 
+  /** Releases the lock this process holds, if any (a release that fails leaves it to go stale). */
+  private async letGoLock(): Promise<void> {
+    const held = this.held;
+    this.held = null;
+    if (held) await held.release().catch(() => undefined);
+  }
+
   /**
    * Ends what `beginCommit` began: after a failed commit, the files written for it are removed
    * (as `release` does) and the store is read again at the next commit; the lock is released,
@@ -651,9 +654,7 @@ export class Store {
       this.kept = true;
       return;
     }
-    const held = this.held;
-    this.held = null;
-    if (held) await held.release().catch(() => undefined);
+    await this.letGoLock();
   }
 }
 
