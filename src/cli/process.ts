@@ -16,6 +16,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { EX, UsageError } from './exit.js';
 import { Progress, StageTimes } from './progress.js';
 import { failedResult, resultOf, type Result } from './result.js';
+import { Utf8Chunks } from '../store/utf8-chunks.js';
 
 /** What is kept beside a quarantined message (`<name>.json` beside `<name>.eml`). */
 export interface QuarantineMeta {
@@ -254,9 +255,10 @@ export async function runProcess(inputs: string[], opts: ProcessOptions): Promis
 
 /** Writes results in input order: JSON Lines, or the human rendering (with a summary for batches). */
 class Output {
+  /** Full chunks waiting for the commit of the changes they report. */
+  private sealed: Buffer[] = [];
   /** Results are encoded straight into a chunk (no joined string to encode again), a new one per write. */
-  private chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
-  private used = 0;
+  private chunks = new Utf8Chunks(Buffer.allocUnsafe(OUTPUT_CHUNK), (b) => this.sealed.push(b), true);
   private counts: Record<string, number> = {};
   private total = 0;
   /** Messages read (a message for two --recipient addresses gives two results). */
@@ -281,26 +283,12 @@ class Output {
   result(r: Result): void {
     this.total++;
     this.counts[r.outcome] = (this.counts[r.outcome] ?? 0) + 1;
-    const line = `${this.render ? this.render(r) : JSON.stringify(r)}\n`;
-    // A UTF-16 unit takes at most 3 bytes in UTF-8.
-    if (this.used + line.length * 3 > this.chunk.length) this.seal();
-    if (line.length * 3 > this.chunk.length) this.sealed.push(Buffer.from(line));
-    else this.used += this.chunk.write(line, this.used);
-  }
-
-  /** Full chunks waiting for the commit of the changes they report. */
-  private sealed: Buffer[] = [];
-
-  private seal(): void {
-    if (!this.used) return;
-    this.sealed.push(this.chunk.subarray(0, this.used));
-    this.chunk = Buffer.allocUnsafe(OUTPUT_CHUNK);
-    this.used = 0;
+    this.chunks.text(`${this.render ? this.render(r) : JSON.stringify(r)}\n`);
   }
 
   /** Prints every result added so far: their changes are committed. */
   async commit(): Promise<void> {
-    this.seal();
+    this.chunks.flush();
     const ready = this.sealed;
     this.sealed = [];
     for (const b of ready) await this.write(b);

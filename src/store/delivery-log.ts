@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { fileMode, syncDir, tempName } from './durable.js';
 import type { Decision, TraceEntry } from '../engine/types.js';
 import type { RecordRef } from './schema.js';
+import { Utf8Chunks } from './utf8-chunks.js';
 
 export interface LogLine {
   at: string; key: string; message_id: string | null; from: string | null; to: string; subject: string;
@@ -31,12 +32,7 @@ export function logLine(d: Decision, about: { from: string | null; subject: stri
   return `${JSON.stringify(line)}\n`;
 }
 
-/**
- * Where appendLog encodes lines before writing them: one buffer kept from call to call. A
- * batch's checkpoint appends ~4 MB of lines; joined into one string and encoded into a new
- * buffer, they cost that much memory touched for the first time, twice (more for text outside
- * Latin-1, which V8 keeps two bytes a character), which costs ~11 µs a page on this VM.
- */
+/** Where appendLog encodes lines (./utf8-chunks.ts): one buffer kept from call to call. */
 const LOG_CHUNK = 1 << 20;
 let logChunk: Buffer | null = null;
 
@@ -45,21 +41,11 @@ export function appendLog(store: string, lines: string[]): void {
   if (!lines.length) return;
   const fd = openSync(logPath(store), 'a', fileMode());
   try {
-    const buf = (logChunk ??= Buffer.allocUnsafeSlow(LOG_CHUNK));
-    let used = 0;
-    const flush = () => {
-      for (let at = 0; at < used;) at += writeSync(fd, buf, at, used - at);
-      used = 0;
-    };
-    for (const line of lines) {
-      // A line that may not fit (3 bytes a UTF-16 unit at most) goes out on its own.
-      if (line.length * 3 > LOG_CHUNK - used) {
-        flush();
-        if (line.length * 3 > LOG_CHUNK) { writeSync(fd, line); continue; }
-      }
-      used += buf.write(line, used, 'utf8');
-    }
-    flush();
+    const out = new Utf8Chunks(logChunk ??= Buffer.allocUnsafeSlow(LOG_CHUNK), (b) => {
+      for (let at = 0; at < b.length;) at += writeSync(fd, b, at, b.length - at);
+    });
+    for (const line of lines) out.text(line);
+    out.flush();
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);

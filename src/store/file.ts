@@ -19,6 +19,7 @@ import { type FileId, fileIdOf } from './journal.js';
 import { type Collection, IndexSource, RESIDENT, type SavedLookups, type Tables } from './indexes.js';
 import { ARRAY_COLLECTIONS, type StoreData } from './schema.js';
 import { type Places, type RowReader, type RowWriter, Table } from './table.js';
+import { Utf8Chunks } from './utf8-chunks.js';
 
 /** A store at least this large gets a saved index (smaller ones are read whole in a few ms). */
 export const SAVED_INDEX_MIN_BYTES = 1 << 20;
@@ -374,7 +375,8 @@ export class StoreFile implements RowReader {
 class FileWriter implements RowWriter {
   private fd: number;
   private buf = Buffer.allocUnsafe(1 << 20);
-  private used = 0;
+  /** Rows are encoded into `buf`; a full chunk is written, and the lock refreshed (progress). */
+  private chunks = new Utf8Chunks(this.buf, (b) => { this.put(b, b.length); this.progress?.(); });
   offset = 0;
 
   constructor(path: string, private readonly from: StoreFile, private readonly progress?: () => void) {
@@ -382,18 +384,7 @@ class FileWriter implements RowWriter {
   }
 
   text(s: string): void {
-    if (s.length * 3 > this.buf.length - this.used) {
-      this.flush();
-      if (s.length * 3 > this.buf.length) {
-        const b = Buffer.from(s, 'utf8');
-        this.put(b, b.length);
-        this.offset += b.length;
-        return;
-      }
-    }
-    const n = this.buf.write(s, this.used, 'utf8');
-    this.used += n;
-    this.offset += n;
+    this.offset += this.chunks.text(s);
   }
 
   copy(start: number, end: number): void {
@@ -422,10 +413,10 @@ class FileWriter implements RowWriter {
     if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = -1; }
   }
 
+  /** A store of hundreds of MB takes a while: the lock is refreshed at each flush. */
   private flush(): void {
-    if (this.used) this.put(this.buf, this.used);
-    this.used = 0;
-    this.progress?.(); // a store of hundreds of MB takes a while: the lock is refreshed meanwhile
+    this.chunks.flush();
+    this.progress?.();
   }
 
   private put(b: Buffer, len: number): void {
