@@ -1,14 +1,17 @@
 /**
- * Memory for the messages a batch reads: each message is copied once out of the chunks it was
- * read in, into a slice of a SharedArrayBuffer, so a parse worker can read it where it lies
- * (src/mail/parse-pool.ts posts the view: shared, not copied or moved) while the main thread
- * keeps it for quarantine and for parsing it itself should the worker die. Before, each
- * message was copied twice (the split's concatenation, then a copy to move to the worker):
- * on this VM first-touched memory costs ~11 µs a page (docs/PERFORMANCE.md).
+ * Memory for the messages a batch reads, shared with the parse workers: a worker reads a
+ * message where it lies (src/mail/parse-pool.ts posts the view: shared, not copied or moved)
+ * while the main thread keeps it for quarantine and for parsing it itself should the worker
+ * die. An mbox file is read straight into shared memory (readShared), so a message that lies
+ * within one read is a view of it, never copied; one the split has to piece together (across
+ * two reads, or unquoted `>From ` lines) is copied once, into a slab (concatShared). On this VM
+ * first-touched memory costs ~11 µs a page (docs/PERFORMANCE.md): each copy is that much more.
  *
- * A slab lives as long as any message in it (the garbage collector frees it); nothing is ever
- * written into a slice after it is handed out.
+ * A slab or a read lives as long as any message in it (the garbage collector frees it);
+ * nothing is ever written into a slice after it is handed out.
  */
+import { open } from 'node:fs/promises';
+
 const SLAB = 1 << 20;
 /** A message larger than this gets a buffer of its own (a slab is not kept alive for it). */
 const OWN = SLAB >> 2;
@@ -18,6 +21,8 @@ let used = 0;
 
 /** The pieces, copied one after the other into shared memory. */
 export function concatShared(pieces: readonly Buffer[]): Buffer {
+  // One piece in shared memory already (a message within one read of readShared): as it is.
+  if (pieces.length === 1 && pieces[0]!.buffer instanceof SharedArrayBuffer) return pieces[0]!;
   let total = 0;
   for (const p of pieces) total += p.length;
   let out: Buffer;
@@ -31,4 +36,27 @@ export function concatShared(pieces: readonly Buffer[]): Buffer {
   let at = 0;
   for (const p of pieces) { p.copy(out, at); at += p.length; }
   return out;
+}
+
+/** Less room than this left in a read's memory: the next read gets new memory. */
+const MIN_READ = 64 << 10;
+
+/** The file's bytes, read in order into shared memory, a read at a time. */
+export async function* readShared(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    let mem: SharedArrayBuffer | null = null;
+    let filled = 0;
+    for (;;) {
+      if (!mem || SLAB - filled < MIN_READ) { mem = new SharedArrayBuffer(SLAB); filled = 0; }
+      const into = Buffer.from(mem, filled, SLAB - filled);
+      const { bytesRead } = await handle.read(into, 0, into.length, null);
+      if (bytesRead === 0) return;
+      // Each read a slice of its own: nothing written into it after it is handed out.
+      filled += (bytesRead + 7) & ~7;
+      yield into.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }

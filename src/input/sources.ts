@@ -1,14 +1,12 @@
-import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { envelopeSender, splitMbox } from './mbox.js';
+import { readShared } from './slab.js';
 import type { RawMessage } from './types.js';
 
 /** A command-line input that cannot be read at all (missing file, unreadable folder). */
 export class InputError extends Error {}
-
-const MBOX_CHUNK = 1 << 20;
 
 /**
  * Every message of every input, in the order given, as a stream: mbox files are split while
@@ -67,7 +65,7 @@ async function* fromFile(path: string): AsyncGenerator<RawMessage> {
     throw new InputError(`${path}: ${(err as Error).message}`);
   }
   if (mbox) {
-    yield* fromStream(createReadStream(path, { highWaterMark: MBOX_CHUNK }), path);
+    yield* fromStream(readShared(path), path);
     return;
   }
   yield { input: path, raw: await readFile(path) };
@@ -97,7 +95,7 @@ async function* oneMessage(stream: Readable): AsyncGenerator<RawMessage> {
  * local(8) and procmail hand over). In an archive it is a separator: many mail programs write
  * `From MAILER-DAEMON` or `From -` there for every message, which is no sender at all.
  */
-async function* fromStream(stream: Readable, name: string): AsyncGenerator<RawMessage> {
+async function* fromStream(stream: Readable | AsyncIterable<Buffer>, name: string): AsyncGenerator<RawMessage> {
   let pending: RawMessage | null = null;
   let n = 0;
   const envelopes = name === 'stdin';

@@ -51,6 +51,35 @@ describeStores('inputs', () => {
     expect(note.text).toBe('First line.\n\nFrom here on it is a quote.\n>From the archive');
   });
 
+  test('an mbox of several MB (messages across its 1 MB reads): the same requests as the same messages as files', async () => {
+    const big = await setup();
+    const files = await setup();
+    mkdirSync(join(files.dir, 'folder'));
+    let mbox = '';
+    for (let i = 0; i < 12; i++) {
+      // ~220 KB each: many lie across a read's end; one holds a quoted From line.
+      const lines = Array.from({ length: 3000 }, (_, j) => `message ${i} line ${j} ${'x'.repeat(60)}`);
+      if (i === 5) lines.splice(10, 0, 'From the middle of message five');
+      const msg = eml({ id: `big-${i}@t`, subject: `Big ${i}` }, lines.join('\n'));
+      mbox += mboxEntry(msg);
+      writeFileSync(join(files.dir, 'folder', `${String(i).padStart(2, '0')}.eml`), msg);
+    }
+    expect(mbox.length).toBeGreaterThan(2.5 * (1 << 20));
+    writeFileSync(join(big.dir, 'box.mbox'), mbox);
+    const a = await big.run([join(big.dir, 'box.mbox')]);
+    const b = await files.run([join(files.dir, 'folder')]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(jsonLines(a.stdout).map((l) => l.outcome)).toEqual(Array(12).fill('request_created'));
+    const requests = readStore(big.store).requests.slice(-12);
+    expect(requests.map((q) => q.subject)).toEqual(Array.from({ length: 12 }, (_, i) => `Big ${i}`));
+    expect(requests).toEqual(readStore(files.store).requests.slice(-12));
+    // The text of each (its first note), byte for byte as read from its own file.
+    const notes = readStore(big.store).notes.slice(-12);
+    expect(JSON.stringify(notes)).toContain('From the middle of message five');
+    expect(JSON.stringify(notes)).toContain('message 11 line 2999');
+    expect(notes).toEqual(readStore(files.store).notes.slice(-12));
+  });
+
   test('stdin: one message without a From line', async () => {
     const { run } = await setup();
     const r = await run([], eml({ id: 's1@t' }));
