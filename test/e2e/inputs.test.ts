@@ -1,5 +1,6 @@
 /** Every kind of input, in input order: .eml, mbox (mboxrd), directories, Maildir, stdin. */
 import { expect, test } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_NOW, eml, jsonLines, readStore, runCli, tempDir } from '../helpers/cli.js';
@@ -78,6 +79,22 @@ describeStores('inputs', () => {
     expect(JSON.stringify(notes)).toContain('From the middle of message five');
     expect(JSON.stringify(notes)).toContain('message 11 line 2999');
     expect(notes).toEqual(readStore(files.store).notes.slice(-12));
+  });
+
+  test('an mbox from a named pipe (as `m4me process <(zcat archive.gz)` gives): every message, in order', async () => {
+    const { dir, store, run } = await setup();
+    const fifo = join(dir, 'archive.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // Written a piece at a time, so the reads are short and messages lie across them.
+    let mbox = '';
+    for (let i = 0; i < 40; i++) mbox += mboxEntry(eml({ id: `pipe-${i}@t`, subject: `Pipe ${i}` }, `${'line of text\n'.repeat(400)}end ${String(i).padStart(3, '0')}\n`));
+    const writer = spawn('sh', ['-c', 'dd bs=7000 of="$1" 2>/dev/null', 'sh', fifo], { stdio: ['pipe', 'ignore', 'ignore'] });
+    writer.stdin.end(mbox);
+    const r = await run([fifo]);
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout).map((l) => l.message_id)).toEqual(Array.from({ length: 40 }, (_, i) => `pipe-${i}@t`));
+    const notes = readStore(store).notes.slice(-40);
+    expect(notes.every((n, i) => JSON.stringify(n).includes(`end ${String(i).padStart(3, '0')}`))).toBe(true);
   });
 
   test('stdin: one message without a From line', async () => {
