@@ -375,8 +375,8 @@ export class StoreFile implements RowReader {
 class FileWriter implements RowWriter {
   private fd: number;
   private buf = Buffer.allocUnsafe(1 << 20);
-  /** Rows are encoded into `buf`; a full chunk is written, and the lock refreshed (progress). */
-  private chunks = new Utf8Chunks(this.buf, (b) => { this.put(b, b.length); this.progress?.(); });
+  /** Rows are encoded into `buf`, written a full chunk at a time. */
+  private chunks = new Utf8Chunks(this.buf, (b) => this.put(b, b.length));
   offset = 0;
 
   constructor(path: string, private readonly from: StoreFile, private readonly progress?: () => void) {
@@ -413,14 +413,14 @@ class FileWriter implements RowWriter {
     if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = -1; }
   }
 
-  /** A store of hundreds of MB takes a while: the lock is refreshed at each flush. */
   private flush(): void {
     this.chunks.flush();
-    this.progress?.();
   }
 
+  /** Writes; a store of hundreds of MB takes a while, so the lock is refreshed after each write. */
   private put(b: Buffer, len: number): void {
     for (let at = 0; at < len;) at += writeSync(this.fd, b, at, len - at);
+    this.progress?.();
   }
 }
 
